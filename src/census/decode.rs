@@ -1,0 +1,320 @@
+//! Pure decoding of what a `SOCK_DIAG_BY_FAMILY` dump sends back: the netlink framing of one
+//! datagram (`linux/netlink.h`: several messages per datagram, `NLMSG_DONE`, `NLMSG_ERROR`,
+//! `NLM_F_DUMP_INTR`) and each message's `inet_diag_msg` / `unix_diag_msg` turned at once into
+//! our own [`Socket`] row. Nothing here does I/O, so every rule is tested on bytes.
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+
+use netlink_packet_core::{
+    DecodeError, NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, Nla, Parseable,
+};
+use netlink_packet_sock_diag::{
+    SOCK_DIAG_BY_FAMILY,
+    inet::{InetResponseHeader, Timer},
+    unix::{UnixResponse, nlas::Nla as UnixNla, nlas::UnixDiagName},
+};
+
+use crate::model::{Endpoint, Family, Proto, Socket, State};
+
+/// One netlink message of a dump answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A `SOCK_DIAG_BY_FAMILY` message: one socket, still to be decoded.
+    Row(&'a [u8]),
+    /// `NLMSG_DONE`, with the dump's error code (0, or a negative errno).
+    Done(i32),
+    /// `NLMSG_ERROR` with a negative errno (0 would be an ACK, which a dump does not ask for).
+    Error(i32),
+}
+
+/// A message the walk over a datagram could not frame: the datagram is broken from there on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FramingError(pub String);
+
+/// The messages of one received datagram that answer our request (port `port`, sequence
+/// `seq`), with whether any carried `NLM_F_DUMP_INTR`. Messages for another port or
+/// sequence (left over from an earlier request) are skipped, as iproute2's `rtnl_dump_filter`
+/// does.
+pub fn frames(datagram: &[u8], port: u32, seq: u32) -> Result<(Vec<Frame<'_>>, bool), FramingError> {
+    let mut out = Vec::new();
+    let mut interrupted = false;
+    let mut rest = datagram;
+    while !rest.is_empty() {
+        let message =
+            NetlinkBuffer::new_checked(rest).map_err(|e| FramingError(format!("bad netlink header: {e}")))?;
+        let len = message.length() as usize;
+        let aligned = (len + 3) & !3;
+        let payload = message.payload();
+        rest = rest.get(aligned..).unwrap_or_default();
+        if message.port_number() != port || message.sequence_number() != seq {
+            continue;
+        }
+        interrupted |= message.flags() & NLM_F_DUMP_INTR != 0;
+        let frame = match message.message_type() {
+            NLMSG_DONE => Frame::Done(leading_i32(payload).unwrap_or(0)),
+            NLMSG_ERROR => {
+                let code = leading_i32(payload)
+                    .ok_or_else(|| FramingError("NLMSG_ERROR without error code".into()))?;
+                Frame::Error(code)
+            }
+            SOCK_DIAG_BY_FAMILY => Frame::Row(payload),
+            _ => continue,
+        };
+        out.push(frame);
+    }
+    Ok((out, interrupted))
+}
+
+fn leading_i32(payload: &[u8]) -> Option<i32> {
+    Some(i32::from_ne_bytes(payload.get(..4)?.try_into().ok()?))
+}
+
+/// `idiag_timer` value the kernel sets only for timewait minisocks (`inet_twsk_diag_fill`).
+const TIMER_TIME_WAIT: Timer = Timer::TimeWait;
+
+/// Decodes one `SOCK_DIAG_BY_FAMILY` message answering a dump of `proto`.
+pub fn decode_row(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
+    match proto {
+        Proto::Unix => decode_unix(payload),
+        Proto::Tcp | Proto::Udp | Proto::Raw => decode_inet(proto, payload),
+    }
+}
+
+/// `struct inet_diag_msg` (`linux/inet_diag.h`). The attributes that may follow are not asked
+/// for (`idiag_ext` 0) and not read.
+fn decode_inet(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
+    let header = InetResponseHeader::parse(payload)?;
+    let id = &header.socket_id;
+    let family = match id.source_address {
+        IpAddr::V4(_) => Family::Inet,
+        IpAddr::V6(_) => Family::Inet6,
+    };
+    let endpoint = |addr: IpAddr, port: u16| {
+        Endpoint::Ip(match addr {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => {
+                SocketAddr::V6(SocketAddrV6::new(v6, port, 0, id.interface_id))
+            }
+            _ => SocketAddr::new(addr, port),
+        })
+    };
+    Ok(Socket {
+        proto,
+        family,
+        state: State(header.state),
+        timewait: header.timer == Some(TIMER_TIME_WAIT),
+        local: endpoint(id.source_address, id.source_port),
+        peer: endpoint(id.destination_address, id.destination_port),
+        peer_inode: 0,
+        recv_q: header.recv_queue,
+        send_q: header.send_queue,
+        uid: header.uid,
+        inode: header.inode,
+        cookie: cookie(id.cookie),
+    })
+}
+
+/// `struct unix_diag_msg` and the attributes asked for (`linux/unix_diag.h`).
+fn decode_unix(payload: &[u8]) -> Result<Socket, DecodeError> {
+    let response = UnixResponse::parse(payload)?;
+    let mut socket = Socket {
+        proto: Proto::Unix,
+        family: Family::Unix,
+        state: State(response.header.state),
+        timewait: false,
+        local: Endpoint::Unnamed,
+        peer: Endpoint::Unnamed,
+        peer_inode: 0,
+        recv_q: 0,
+        send_q: 0,
+        uid: 0,
+        inode: response.header.inode,
+        cookie: cookie(response.header.cookie),
+    };
+    for nla in &response.nlas {
+        match nla {
+            UnixNla::Name(UnixDiagName::Pathname(path)) => {
+                socket.local = Endpoint::Path(lossy(path.as_encoded_bytes()).into());
+            }
+            UnixNla::Name(UnixDiagName::Abstract(name)) => {
+                // ss prints the NULs of an abstract name as '@'.
+                let name: Vec<u8> = name.iter().map(|&b| if b == 0 { b'@' } else { b }).collect();
+                socket.local = Endpoint::Abstract(lossy(&name).into());
+            }
+            UnixNla::Peer(inode) => socket.peer_inode = *inode,
+            UnixNla::ReceiveQueueLength(recv_q, send_q) => {
+                socket.recv_q = *recv_q;
+                socket.send_q = *send_q;
+            }
+            UnixNla::Other(other) if other.kind() == UNIX_DIAG_UID && other.value_len() == 4 => {
+                let mut value = [0; 4];
+                other.emit_value(&mut value);
+                socket.uid = u32::from_ne_bytes(value);
+            }
+            _ => {}
+        }
+    }
+    Ok(socket)
+}
+
+/// `UNIX_DIAG_UID` (Linux 5.3), which the crate does not name.
+const UNIX_DIAG_UID: u16 = 7;
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The kernel stores the 64-bit socket cookie as two host-order u32, low word first
+/// (`sock_diag_save_cookie`); ss prints it the same way.
+fn cookie(raw: [u8; 8]) -> u64 {
+    let low = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let high = u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]);
+    u64::from(high) << 32 | u64::from(low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One `nlmsghdr` around `payload`.
+    fn message(kind: u16, flags: u16, seq: u32, port: u32, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&(16 + payload.len() as u32).to_ne_bytes());
+        bytes.extend_from_slice(&kind.to_ne_bytes());
+        bytes.extend_from_slice(&flags.to_ne_bytes());
+        bytes.extend_from_slice(&seq.to_ne_bytes());
+        bytes.extend_from_slice(&port.to_ne_bytes());
+        bytes.extend_from_slice(payload);
+        while bytes.len() % 4 != 0 {
+            bytes.push(0);
+        }
+        bytes
+    }
+
+    /// A timewait minisock in FIN_WAIT2, as `inet_twsk_diag_fill` writes it.
+    #[rustfmt::skip]
+    const TIMEWAIT_FIN_WAIT2: [u8; 72] = [
+        2,          // idiag_family AF_INET
+        5,          // idiag_state: the substate, TCP_FIN_WAIT2
+        3,          // idiag_timer 3: only timewait minisocks
+        0,          // idiag_retrans
+        0xa0, 0x5c, // sport 41052 (big endian)
+        0x13, 0x88, // dport 5000
+        127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // src
+        127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // dst
+        0, 0, 0, 0,             // idiag_if
+        0x2a, 0, 0, 0, 1, 0, 0, 0, // cookie: low word 42, high word 1
+        0x10, 0x27, 0, 0,       // idiag_expires 10000 ms
+        0, 0, 0, 0,             // rqueue
+        0, 0, 0, 0,             // wqueue
+        0, 0, 0, 0,             // uid 0
+        0, 0, 0, 0,             // inode 0: no struct socket
+    ];
+
+    #[test]
+    fn timewait_minisock_is_told_by_its_timer() {
+        let row = decode_row(Proto::Tcp, &TIMEWAIT_FIN_WAIT2).expect("decodes");
+        assert_eq!(row.state, State::FIN_WAIT2);
+        assert!(row.timewait);
+        assert_eq!(row.local.to_string(), "127.0.0.1:41052");
+        assert_eq!(row.peer.to_string(), "127.0.0.1:5000");
+        assert_eq!(row.cookie, 1 << 32 | 42);
+        assert_eq!(row.inode, 0);
+    }
+
+    #[test]
+    fn short_message_is_a_decode_error() {
+        assert!(decode_row(Proto::Tcp, &TIMEWAIT_FIN_WAIT2[..40]).is_err());
+        assert!(decode_row(Proto::Unix, &[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn frames_of_a_datagram() {
+        let mut datagram = message(SOCK_DIAG_BY_FAMILY, 2, 9, 77, &TIMEWAIT_FIN_WAIT2);
+        datagram.extend(message(SOCK_DIAG_BY_FAMILY, 2, 8, 77, &TIMEWAIT_FIN_WAIT2)); // stale seq
+        datagram.extend(message(SOCK_DIAG_BY_FAMILY, 2, 9, 78, &TIMEWAIT_FIN_WAIT2)); // other port
+        datagram.extend(message(NLMSG_DONE, 2, 9, 77, &0i32.to_ne_bytes()));
+        let (frames, interrupted) = frames(&datagram, 77, 9).expect("frames");
+        assert_eq!(frames, [Frame::Row(&TIMEWAIT_FIN_WAIT2[..]), Frame::Done(0)]);
+        assert!(!interrupted);
+    }
+
+    #[test]
+    fn error_and_interrupted_dump() {
+        // NLMSG_ERROR: -ENOENT, then the request's header.
+        let mut payload = (-2i32).to_ne_bytes().to_vec();
+        payload.extend_from_slice(&[0; 16]);
+        let datagram = message(NLMSG_ERROR, 0, 1, 5, &payload);
+        assert_eq!(frames(&datagram, 5, 1).expect("frames").0, [Frame::Error(-2)]);
+
+        let datagram = message(NLMSG_DONE, NLM_F_DUMP_INTR | 2, 1, 5, &0i32.to_ne_bytes());
+        let (frames, interrupted) = frames(&datagram, 5, 1).expect("frames");
+        assert_eq!(frames, [Frame::Done(0)]);
+        assert!(interrupted);
+    }
+
+    #[test]
+    fn broken_framing() {
+        assert!(frames(&[20, 0, 0, 0, 20, 0], 0, 0).is_err(), "truncated header");
+        let mut datagram = message(SOCK_DIAG_BY_FAMILY, 2, 1, 5, &TIMEWAIT_FIN_WAIT2);
+        datagram[0] = 200; // length beyond the datagram
+        assert!(frames(&datagram, 5, 1).is_err());
+        let datagram = message(NLMSG_ERROR, 0, 1, 5, &[1, 2]);
+        assert!(frames(&datagram, 5, 1).is_err(), "error without code");
+    }
+
+    /// A whole dump captured on Linux 6.18 by `tests/fixtures/capture-dump.py`, replayed.
+    #[test]
+    fn replay_captured_tcp_dump() {
+        let capture = include_bytes!("../../tests/fixtures/dump-tcp-6.18.bin");
+        let port = u32::from_ne_bytes(capture[16..20].try_into().expect("4 bytes"));
+        let mut rest = &capture[..];
+        let mut rows = Vec::new();
+        let mut seq = 1;
+        while !rest.is_empty() {
+            let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+            let (datagram, tail) = rest[4..].split_at(len);
+            rest = tail;
+            let (messages, interrupted) = frames(datagram, port, seq).expect("frames");
+            assert!(!interrupted);
+            for message in messages {
+                match message {
+                    Frame::Row(payload) => rows.push(decode_row(Proto::Tcp, payload).expect("decodes")),
+                    Frame::Done(code) => {
+                        assert_eq!(code, 0);
+                        seq += 1;
+                    }
+                    Frame::Error(code) => panic!("error {code}"),
+                }
+            }
+        }
+        assert_eq!(seq, 3, "two dumps, each closed by NLMSG_DONE");
+        let mut seen: Vec<(String, bool, String)> = rows
+            .iter()
+            .map(|r| (r.state.name().to_owned(), r.timewait, r.local.to_string()))
+            .collect();
+        seen.sort();
+        let local = |s: &(String, bool, String)| s.2.clone();
+        let states: Vec<(&str, bool)> = seen.iter().map(|s| (s.0.as_str(), s.1)).collect();
+        assert_eq!(
+            states,
+            [
+                ("CLOSE", false),
+                ("CLOSE_WAIT", false),
+                ("ESTABLISHED", false),
+                ("ESTABLISHED", false),
+                ("FIN_WAIT2", true),
+                ("LISTEN", false),
+                ("LISTEN", false),
+                ("TIME_WAIT", true),
+            ]
+        );
+        assert_eq!(
+            local(&seen[0]),
+            "127.0.0.1:6000",
+            "bound-inactive comes back as CLOSE"
+        );
+        assert!(seen.iter().any(|s| s.2 == "[::1]:5001"));
+        assert!(rows.iter().filter(|r| r.timewait).all(|r| r.inode == 0));
+        assert!(rows.iter().filter(|r| !r.timewait).all(|r| r.inode != 0));
+    }
+}

@@ -1,0 +1,216 @@
+//! The socket census: `SOCK_DIAG_BY_FAMILY` dumps over a `NETLINK_SOCK_DIAG` socket
+//! (sock_diag(7)), one request per family and protocol, each answer turned into a
+//! [`Socket`] row as soon as it arrives.
+//!
+//! A dump covers the network namespace the netlink socket was created in, whatever namespace
+//! the calling thread is in later: open a [`DiagSocket`] after `setns` to census another one.
+//! The receive loop follows iproute2's `lib/libnetlink.c`: several messages per datagram,
+//! port and sequence checks, `NLMSG_DONE` with its error code, `NLMSG_ERROR` turned into an
+//! error naming the protocol, `NLM_F_DUMP_INTR` reported to the caller. There is no fallback
+//! to `/proc/net/tcp`: if netlink fails, we say so.
+
+mod decode;
+mod request;
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use netlink_sys::{Socket as NetlinkSocket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
+
+pub use decode::{Frame, decode_row, frames};
+pub use request::Request;
+
+use crate::model::{Family, Proto, Socket, State};
+
+/// A dump failed as a whole.
+#[derive(Debug)]
+pub enum DiagError {
+    /// `ENOENT`: the kernel has no sock_diag handler for this family/protocol
+    /// (e.g. `raw_diag` not built or loaded).
+    Unsupported { proto: Proto, family: Family },
+    /// The kernel answered the request with another error.
+    Kernel {
+        proto: Proto,
+        family: Family,
+        error: io::Error,
+    },
+    /// The netlink socket itself failed.
+    Io { what: &'static str, error: io::Error },
+    /// The answer was not well-formed netlink.
+    Framing {
+        proto: Proto,
+        family: Family,
+        detail: String,
+    },
+}
+
+impl fmt::Display for DiagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiagError::Unsupported { proto, family } => write!(
+                f,
+                "{} {} sockets: this kernel has no {}_diag (sock_diag answered ENOENT)",
+                family.name(),
+                proto.name(),
+                proto.name()
+            ),
+            DiagError::Kernel { proto, family, error } => {
+                write!(f, "{} {} dump failed: {error}", family.name(), proto.name())
+            }
+            DiagError::Io { what, error } => write!(f, "netlink sock_diag {what}: {error}"),
+            DiagError::Framing {
+                proto,
+                family,
+                detail,
+            } => {
+                write!(
+                    f,
+                    "{} {} dump: malformed answer: {detail}",
+                    family.name(),
+                    proto.name()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for DiagError {}
+
+/// What a successful dump observed besides its rows.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DumpStats {
+    pub rows: usize,
+    /// Some message carried `NLM_F_DUMP_INTR`: the tables changed during the dump, which may
+    /// have missed or repeated sockets.
+    pub interrupted: bool,
+    /// Messages that could not be decoded (skipped, the rest of the dump kept).
+    pub decode_errors: usize,
+    pub first_decode_error: Option<String>,
+}
+
+/// Receive buffer size. The kernel sizes dump datagrams after the reader's buffer and never
+/// beyond 32 KiB (`netlink_recvmsg`, `max_recvmsg_len`), so 64 KiB always holds one whole;
+/// `MSG_TRUNC` still checks it.
+const RECV_BUFFER: usize = 64 * 1024;
+
+/// A `NETLINK_SOCK_DIAG` socket, bound to the network namespace it was opened in.
+pub struct DiagSocket {
+    socket: NetlinkSocket,
+    port: u32,
+    seq: u32,
+    buffer: Vec<u8>,
+}
+
+impl DiagSocket {
+    /// Opens a sock_diag socket in the calling thread's network namespace.
+    pub fn open() -> Result<Self, DiagError> {
+        let io = |what| move |error| DiagError::Io { what, error };
+        let mut socket = NetlinkSocket::new(NETLINK_SOCK_DIAG).map_err(io("socket"))?;
+        let port = socket.bind_auto().map_err(io("bind"))?.port_number();
+        socket.connect(&SocketAddr::new(0, 0)).map_err(io("connect"))?;
+        Ok(DiagSocket {
+            socket,
+            port,
+            seq: 0,
+            buffer: vec![0; RECV_BUFFER],
+        })
+    }
+
+    /// Runs one dump, handing every decoded row to `on_row` as it arrives.
+    pub fn dump(
+        &mut self,
+        request: &Request,
+        mut on_row: impl FnMut(Socket),
+    ) -> Result<DumpStats, DiagError> {
+        let (proto, family) = (request.proto, request.family);
+        self.seq = self.seq.wrapping_add(1);
+        self.socket
+            .send(&request.to_bytes(self.seq), 0)
+            .map_err(|error| DiagError::Io { what: "send", error })?;
+        let mut stats = DumpStats::default();
+        loop {
+            let (len, sender) = self
+                .socket
+                .recv_from(&mut &mut self.buffer[..], MSG_TRUNC)
+                .map_err(|error| DiagError::Io { what: "recv", error })?;
+            if len > self.buffer.len() {
+                return Err(DiagError::Framing {
+                    proto,
+                    family,
+                    detail: format!("datagram of {len} bytes truncated to {}", self.buffer.len()),
+                });
+            }
+            if sender.port_number() != 0 {
+                continue; // not from the kernel
+            }
+            let (messages, interrupted) =
+                frames(&self.buffer[..len], self.port, self.seq).map_err(|e| DiagError::Framing {
+                    proto,
+                    family,
+                    detail: e.0,
+                })?;
+            stats.interrupted |= interrupted;
+            for message in messages {
+                match message {
+                    Frame::Row(payload) => match decode_row(proto, payload) {
+                        Ok(row) => {
+                            stats.rows += 1;
+                            on_row(row);
+                        }
+                        Err(e) => {
+                            stats.decode_errors += 1;
+                            stats.first_decode_error.get_or_insert_with(|| e.to_string());
+                        }
+                    },
+                    Frame::Done(0) => return Ok(stats),
+                    Frame::Done(code) | Frame::Error(code) => {
+                        let errno = -code;
+                        return Err(if errno == ENOENT {
+                            DiagError::Unsupported { proto, family }
+                        } else {
+                            DiagError::Kernel {
+                                proto,
+                                family,
+                                error: io::Error::from_raw_os_error(errno),
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether this kernel dumps bound-but-inactive TCP sockets (Linux >= 6.8). Older kernels
+    /// ignore the request bit silently, so the only test is to bind a socket and look for it.
+    pub fn dumps_bound_inactive(&mut self) -> Result<bool, DiagError> {
+        use rustix::net::{AddressFamily, SocketType, bind, ipproto, socket};
+        let io = |error: rustix::io::Errno| DiagError::Io {
+            what: "probe socket",
+            error: error.into(),
+        };
+        let probe = socket(AddressFamily::INET, SocketType::STREAM, Some(ipproto::TCP)).map_err(io)?;
+        bind(
+            &probe,
+            &std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0),
+        )
+        .map_err(io)?;
+        let inode = inode_of(probe.as_fd()).map_err(io)?;
+        let request = Request {
+            proto: Proto::Tcp,
+            family: Family::Inet,
+            states: State::BOUND_INACTIVE.bit(),
+        };
+        let mut seen = false;
+        self.dump(&request, |row| seen |= row.inode == inode)?;
+        Ok(seen)
+    }
+}
+
+const ENOENT: i32 = rustix::io::Errno::NOENT.raw_os_error();
+const MSG_TRUNC: i32 = rustix::net::RecvFlags::TRUNC.bits() as i32;
+
+/// The inode number of a file descriptor, as `idiag_inode` (u32) carries it.
+fn inode_of(fd: BorrowedFd<'_>) -> rustix::io::Result<u32> {
+    Ok(rustix::fs::fstat(fd)?.st_ino as u32)
+}

@@ -1,0 +1,370 @@
+//! The command line, in ss's habits: parsed once into plain structs; every value that depends
+//! on several flags is a method here, never recomputed by callers.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::census::Request;
+use crate::model::{Family, Proto, State};
+
+const AFTER_HELP: &str = "\
+EXIT STATUS
+  0  success (also when the output pipe is closed early, as in `sockdiag list | head`)
+  1  `summary --check` only: part of ss's `closed` figure stayed unexplained
+  2  error: bad flag, unknown state, missing netns, unreadable or garbled input, netlink failure
+
+PERMISSIONS
+  As root sockdiag sees every process and can enter every network namespace. As an ordinary
+  user the kernel still dumps every socket of the namespace, but /proc/PID/fd of other users'
+  processes is closed: owners (-p) and the summary's fd census are then a lower bound, and the
+  output says how many processes could not be inspected.";
+
+const LIST_AFTER_HELP: &str = "\
+JSON (--json): one object per socket per line:
+  proto      \"tcp\" | \"udp\" | \"raw\" | \"unix\"
+  family     \"inet\" | \"inet6\" | \"unix\"
+  state      kernel state name without TCP_: ESTABLISHED, LISTEN, CLOSE, TIME_WAIT, FIN_WAIT2, ...
+             (bound-inactive TCP sockets are CLOSE; UDP/RAW/UNIX unconnected sockets are CLOSE)
+  timewait   true for a timewait minisock; its state is then TIME_WAIT or FIN_WAIT2
+  local      \"addr:port\", \"[v6addr]:port\", a unix path, \"@abstract\", or \"*\"
+  peer       same; \"*\" for unix sockets (see peer_inode)
+  peer_inode inode of a unix socket's peer, or null
+  recv_q, send_q, uid, inode, cookie   numbers as sock_diag reports them (inode 0: no struct socket)
+  owners     with -p only: [{pid, comm, fd}], every holder of the socket
+
+STATES (--state, repeatable, case-insensitive, '-' or '_'):
+  established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait close(d) close-wait last-ack
+  listen(ing) closing bound-inactive; groups: all, connected (all but listen and close).
+  For TCP, close selects the bound-inactive sockets, the only CLOSE sockets a dump returns.";
+
+const SUMMARY_AFTER_HELP: &str = "\
+The report: the figures ss -s prints (same formulas), then ss's `closed` figure split into
+  time_wait       timewait minisocks of the namespace (TIME_WAIT and FIN_WAIT2 substates)
+  bound_inactive  bound-but-inactive TCP sockets the dump returned (null before Linux 6.8)
+  unbound         TCP sockets held by a process that no dump returns (never bound, or port
+                  released after a failed connect), living in this namespace
+  other_netns     full TCP sockets of other network namespaces (TCP alloc is system-wide)
+  unexplained     reported minus the above, never forced to zero, with its likely causes
+
+JSON (--json): one document:
+  netns          inode of the network namespace read
+  ss             {total, tcp_total, estab, closed, orphaned, timewait,
+                  raw, udp, tcp, inet, frag}: the transport rows as {total, ip, ipv6}
+  closed         {reported, time_wait, bound_inactive, unbound, other_netns, unexplained}
+  other_netns    [{netns, name, tcp}]
+  close_sockets  [{inode, family, local, kind, owners: [{pid, comm, fd}]}], kind
+                 \"bound_inactive\" or \"unbound\", every TCP_CLOSE socket of the namespace
+  processes      {scanned, denied, vanished}
+  consistency    {attempts, settled, drift}: counter reads around the census
+  saved_ss       with --ss: [{figure, saved, live, diff}], else null
+  notes          [string]";
+
+/// List the sockets behind the numbers `ss -s` prints, and reconcile them.
+#[derive(Debug, Parser)]
+#[command(name = "sockdiag", version, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Root of the proc filesystem (tests point it at a fake tree).
+    #[arg(long, global = true, hide = true, default_value = "/proc")]
+    pub proc_root: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps.
+    #[command(after_long_help = LIST_AFTER_HELP)]
+    List(ListArgs),
+    /// Explain every socket behind `ss -s`, reconciling its `closed` figure term by term.
+    #[command(after_long_help = SUMMARY_AFTER_HELP)]
+    Summary(SummaryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// TCP sockets.
+    #[arg(short = 't', long)]
+    pub tcp: bool,
+    /// UDP sockets.
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+    /// UNIX domain sockets.
+    #[arg(short = 'x', long)]
+    pub unix: bool,
+    /// RAW sockets (needs the kernel's raw_diag).
+    #[arg(short = 'w', long)]
+    pub raw: bool,
+    /// IPv4 sockets only.
+    #[arg(short = '4', long, conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 sockets only.
+    #[arg(short = '6', long)]
+    pub ipv6: bool,
+    /// Every socket the kernel dumps: listening, TIME_WAIT, bound-inactive included.
+    #[arg(short = 'a', long, conflicts_with_all = ["listening", "state"])]
+    pub all: bool,
+    /// Listening sockets only (for UDP, RAW and UNIX: unconnected ones too, as ss does).
+    #[arg(short = 'l', long, conflicts_with = "state")]
+    pub listening: bool,
+    /// Only sockets in this state (repeatable); see STATES below.
+    #[arg(long = "state", value_name = "NAME", value_parser = parse_state)]
+    pub state: Vec<StateMask>,
+    /// Show the owning processes: pid, command, fd (every owner of a shared socket).
+    #[arg(short = 'p', long)]
+    pub processes: bool,
+    /// Show uid, inode and socket cookie.
+    #[arg(short = 'e', long)]
+    pub extended: bool,
+    /// Accepted for ss compatibility: sockdiag never resolves names.
+    #[arg(short = 'n', long)]
+    pub numeric: bool,
+    /// One JSON object per socket per line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub netns: NetnsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Show every TCP_CLOSE socket, not only the first rows.
+    #[arg(long)]
+    pub all: bool,
+    /// Exit with status 1 when part of `closed` stays unexplained.
+    #[arg(long)]
+    pub check: bool,
+    /// A saved `ss -s` output to check against the live figures (`-` for stdin).
+    #[arg(long = "ss", value_name = "FILE")]
+    pub saved_ss: Option<PathBuf>,
+    /// One JSON document.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub netns: NetnsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct NetnsArg {
+    /// Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net.
+    #[arg(long = "netns", value_name = "NAME|PATH")]
+    pub netns: Option<String>,
+}
+
+impl NetnsArg {
+    /// The namespace file to enter, if any.
+    pub fn path(&self) -> Option<PathBuf> {
+        let arg = self.netns.as_deref()?;
+        Some(if arg.contains('/') {
+            PathBuf::from(arg)
+        } else {
+            PathBuf::from("/run/netns").join(arg)
+        })
+    }
+}
+
+/// A set of kernel states as an `idiag_states` bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateMask(pub u32);
+
+/// Every state bit, request socks and bound-inactive included.
+const ALL_STATES: u32 = (1 << 14) - 2;
+/// ss's default: connected states, without SYN_RECV and TIME_WAIT (`SS_CONN` in misc/ss.c).
+const CONNECTED: [State; 7] = [
+    State::ESTABLISHED,
+    State::SYN_SENT,
+    State::FIN_WAIT1,
+    State::FIN_WAIT2,
+    State::CLOSE_WAIT,
+    State::LAST_ACK,
+    State::CLOSING,
+];
+
+fn mask(states: &[State]) -> u32 {
+    states.iter().fold(0, |m, s| m | s.bit())
+}
+
+fn parse_state(name: &str) -> Result<StateMask, String> {
+    let key = name.to_ascii_lowercase().replace('-', "_");
+    let states: &[State] = match key.as_str() {
+        "established" | "estab" => &[State::ESTABLISHED],
+        "syn_sent" => &[State::SYN_SENT],
+        "syn_recv" | "new_syn_recv" => &[State::SYN_RECV],
+        "fin_wait1" | "fin_wait_1" => &[State::FIN_WAIT1],
+        "fin_wait2" | "fin_wait_2" => &[State::FIN_WAIT2],
+        "time_wait" => &[State::TIME_WAIT],
+        "close" | "closed" | "unconn" => &[State::CLOSE, State::BOUND_INACTIVE],
+        "close_wait" => &[State::CLOSE_WAIT],
+        "last_ack" => &[State::LAST_ACK],
+        "listen" | "listening" => &[State::LISTEN],
+        "closing" => &[State::CLOSING],
+        "bound_inactive" => &[State::BOUND_INACTIVE],
+        "connected" => &CONNECTED[..],
+        "all" => return Ok(StateMask(ALL_STATES)),
+        _ => return Err(format!("unknown state '{name}' (see --help for the names)")),
+    };
+    let mut bits = mask(states);
+    if key == "connected" {
+        bits |= State::SYN_RECV.bit() | State::TIME_WAIT.bit();
+    }
+    Ok(StateMask(bits))
+}
+
+impl ListArgs {
+    /// The protocols to dump: those named, or all four (only the IP ones with -4/-6).
+    pub fn protocols(&self) -> Vec<Proto> {
+        let named: Vec<Proto> = [
+            (self.tcp, Proto::Tcp),
+            (self.udp, Proto::Udp),
+            (self.raw, Proto::Raw),
+            (self.unix, Proto::Unix),
+        ]
+        .into_iter()
+        .filter_map(|(on, proto)| on.then_some(proto))
+        .collect();
+        match (named.is_empty(), self.ipv4 || self.ipv6) {
+            (false, _) => named,
+            (true, true) => vec![Proto::Tcp, Proto::Udp, Proto::Raw],
+            (true, false) => vec![Proto::Tcp, Proto::Udp, Proto::Raw, Proto::Unix],
+        }
+    }
+
+    /// The IP families to dump for TCP, UDP and RAW.
+    pub fn families(&self) -> Vec<Family> {
+        match (self.ipv4, self.ipv6) {
+            (true, false) => vec![Family::Inet],
+            (false, true) => vec![Family::Inet6],
+            _ => vec![Family::Inet, Family::Inet6],
+        }
+    }
+
+    /// The state mask asked of the kernel for `proto`.
+    pub fn states(&self, proto: Proto) -> u32 {
+        if !self.state.is_empty() {
+            self.state.iter().fold(0, |m, s| m | s.0)
+        } else if self.all {
+            ALL_STATES
+        } else if self.listening && proto == Proto::Tcp {
+            State::LISTEN.bit()
+        } else if self.listening {
+            State::LISTEN.bit() | State::CLOSE.bit()
+        } else {
+            mask(&CONNECTED)
+        }
+    }
+
+    /// Every dump to run, in output order.
+    pub fn requests(&self) -> Vec<Request> {
+        let families = self.families();
+        self.protocols()
+            .into_iter()
+            .flat_map(|proto| {
+                let states = self.states(proto);
+                let families = if proto == Proto::Unix {
+                    vec![Family::Unix]
+                } else {
+                    families.clone()
+                };
+                families.into_iter().map(move |family| Request {
+                    proto,
+                    family,
+                    states,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the TCP dumps ask for bound-inactive sockets, which older kernels ignore.
+    pub fn wants_bound_inactive(&self) -> bool {
+        self.protocols().contains(&Proto::Tcp) && self.states(Proto::Tcp) & State::BOUND_INACTIVE.bit() != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn list(args: &[&str]) -> ListArgs {
+        let cli = Cli::try_parse_from([&["sockdiag", "list"], args].concat()).expect("parses");
+        match cli.command {
+            Command::List(list) => list,
+            Command::Summary(_) => panic!("not list"),
+        }
+    }
+
+    #[test]
+    fn default_is_every_protocol_in_connected_states() {
+        let args = list(&[]);
+        assert_eq!(
+            args.protocols(),
+            [Proto::Tcp, Proto::Udp, Proto::Raw, Proto::Unix]
+        );
+        assert_eq!(
+            args.states(Proto::Tcp),
+            1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 8 | 1 << 9 | 1 << 11
+        );
+        assert!(!args.wants_bound_inactive());
+    }
+
+    #[test]
+    fn combined_short_flags_like_ss() {
+        let args = list(&["-tanp"]);
+        assert_eq!(args.protocols(), [Proto::Tcp]);
+        assert!(args.processes && args.numeric);
+        assert_eq!(args.states(Proto::Tcp), ALL_STATES);
+        assert!(args.wants_bound_inactive());
+        assert_eq!(args.requests().len(), 2);
+    }
+
+    #[test]
+    fn listening_means_unconnected_too_except_for_tcp() {
+        let args = list(&["-tul4"]);
+        assert_eq!(args.states(Proto::Tcp), State::LISTEN.bit());
+        assert_eq!(args.states(Proto::Udp), State::LISTEN.bit() | State::CLOSE.bit());
+        assert_eq!(args.families(), [Family::Inet]);
+    }
+
+    #[test]
+    fn state_names_kernel_and_ss_spelling() {
+        for (name, bits) in [
+            ("time_wait", 1 << 6),
+            ("TIME-WAIT", 1 << 6),
+            ("established", 1 << 1),
+            ("bound-inactive", 1 << 13),
+            ("Bound_Inactive", 1 << 13),
+            ("fin-wait-2", 1 << 5),
+            ("FIN_WAIT2", 1 << 5),
+            ("close", 1 << 7 | 1 << 13),
+            ("listening", 1 << 10),
+        ] {
+            assert_eq!(parse_state(name), Ok(StateMask(bits)), "{name}");
+        }
+        let args = list(&["-t", "--state", "listen", "--state", "time-wait"]);
+        assert_eq!(args.states(Proto::Tcp), 1 << 10 | 1 << 6);
+    }
+
+    #[test]
+    fn unknown_state_is_an_error() {
+        let err = Cli::try_parse_from(["sockdiag", "list", "--state", "bogus"]).expect_err("rejected");
+        assert!(err.to_string().contains("unknown state 'bogus'"), "{err}");
+    }
+
+    #[test]
+    fn netns_name_or_path() {
+        let arg = |s: &str| {
+            NetnsArg {
+                netns: Some(s.into()),
+            }
+            .path()
+        };
+        assert_eq!(arg("blue"), Some(PathBuf::from("/run/netns/blue")));
+        assert_eq!(arg("/proc/1/ns/net"), Some(PathBuf::from("/proc/1/ns/net")));
+    }
+}

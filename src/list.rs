@@ -1,0 +1,96 @@
+//! `sockdiag list`: dump → owners → rows, streamed. Nothing holds the whole listing; with
+//! `-p` the owners table (a compact inode-sorted array) is built first, as ss does.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::census::{DiagError, DiagSocket};
+use crate::cli::ListArgs;
+use crate::model::{Owner, Proto};
+use crate::netns;
+use crate::owners::ProcScan;
+use crate::render::list::ListFormat;
+
+pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()> {
+    if let Some(path) = args.netns.path() {
+        netns::enter(&netns::open(&path)?, &path)?;
+    }
+    let mut diag = DiagSocket::open()?;
+    if args.wants_bound_inactive() && !diag.dumps_bound_inactive()? {
+        warn("this kernel (< 6.8) does not dump bound-inactive TCP sockets: they are not listed");
+    }
+    let scan = if args.processes {
+        Some(ProcScan::scan(proc_root, false)?)
+    } else {
+        None
+    };
+    let format = if args.json {
+        ListFormat::Json {
+            processes: args.processes,
+        }
+    } else {
+        ListFormat::Table {
+            extended: args.extended,
+            processes: args.processes,
+        }
+    };
+    format.header(out)?;
+    let mut unsupported: Vec<Proto> = Vec::new();
+    let mut owners: Vec<Owner> = Vec::new();
+    for request in args.requests() {
+        let mut written = Ok(());
+        let outcome = diag.dump(&request, |socket| {
+            if written.is_err() {
+                return;
+            }
+            owners.clear();
+            if let Some(scan) = &scan {
+                owners.extend(scan.owners(socket.inode).filter(|_| socket.inode != 0));
+            }
+            written = format.row(out, &socket, &owners);
+        });
+        written?;
+        match outcome {
+            Ok(stats) => {
+                if stats.interrupted {
+                    warn(&format!(
+                        "the {} {} dump was interrupted (NLM_F_DUMP_INTR): sockets may be missing or repeated",
+                        request.family.name(),
+                        request.proto.name()
+                    ));
+                }
+                if let Some(first) = stats.first_decode_error {
+                    warn(&format!(
+                        "{} message(s) could not be decoded and were skipped: {first}",
+                        stats.decode_errors
+                    ));
+                }
+            }
+            Err(e @ DiagError::Unsupported { proto, .. }) => {
+                if !unsupported.contains(&proto) {
+                    unsupported.push(proto);
+                    warn(&format!("{e}: not supported, skipped"));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    out.flush()?;
+    if let Some(scan) = &scan
+        && scan.stats.denied > 0
+    {
+        warn(&format!(
+            "{} of {} processes could not be inspected (permission denied): owners are a lower bound; run as root for all",
+            scan.stats.denied,
+            scan.stats.denied + scan.stats.scanned
+        ));
+    }
+    Ok(())
+}
+
+/// A notice on stderr that does not stop the command.
+pub fn warn(message: &str) {
+    eprintln!("sockdiag: {message}");
+}

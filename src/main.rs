@@ -1,0 +1,75 @@
+//! sockdiag: which sockets stand behind the numbers `ss -s` prints.
+//!
+//! `main` only parses the command line, runs it and maps the outcome to an exit status:
+//! 0 on success (a closed output pipe included), 1 for `summary --check` with an unexplained
+//! gap, 2 for any error, printed once as `sockdiag: {err:#}`.
+
+mod census;
+mod cli;
+mod list;
+mod model;
+mod netns;
+mod owners;
+mod reconcile;
+mod render;
+mod saved_ss;
+mod sockstat;
+mod summary;
+mod sys;
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("sockdiag: {}", first_line(&e.to_string()));
+            return ExitCode::from(2);
+        }
+    };
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sockdiag: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    let code = match &cli.command {
+        Command::List(args) => {
+            list::run(args, &cli.proc_root, &mut out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Summary(args) => summary::run(args, &cli.proc_root, &mut out)?,
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// clap's message without its `error: ` prefix, tips and usage block.
+fn first_line(message: &str) -> &str {
+    let line = message.lines().next().unwrap_or(message);
+    line.strip_prefix("error: ").unwrap_or(line)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

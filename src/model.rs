@@ -1,0 +1,156 @@
+//! Plain data shared by every stage: the socket rows the census produces and the owners the
+//! `/proc` scan attaches to them.
+//!
+//! Netlink types never reach this module: `census::decode` turns each `SOCK_DIAG_BY_FAMILY`
+//! answer into a [`Socket`] at once, so everything past the census works on these rows only.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Transport protocol of a socket row, as the user selects it (`-t`, `-u`, `-w`, `-x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Raw,
+    Unix,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Raw => "raw",
+            Proto::Unix => "unix",
+        }
+    }
+}
+
+/// Address family of a socket row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Inet,
+    Inet6,
+    Unix,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Inet => "inet",
+            Family::Inet6 => "inet6",
+            Family::Unix => "unix",
+        }
+    }
+}
+
+/// A socket state number as the kernel reports it (`include/net/tcp_states.h`), shared by
+/// TCP, UDP, RAW and UNIX rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct State(pub u8);
+
+impl State {
+    pub const ESTABLISHED: State = State(1);
+    pub const SYN_SENT: State = State(2);
+    pub const SYN_RECV: State = State(3);
+    pub const FIN_WAIT1: State = State(4);
+    pub const FIN_WAIT2: State = State(5);
+    pub const TIME_WAIT: State = State(6);
+    pub const CLOSE: State = State(7);
+    pub const CLOSE_WAIT: State = State(8);
+    pub const LAST_ACK: State = State(9);
+    pub const LISTEN: State = State(10);
+    pub const CLOSING: State = State(11);
+    /// Request socks live in the established hash with this state; `inet_diag` reports them
+    /// as `SYN_RECV`. Not in any uapi header.
+    pub const NEW_SYN_RECV: State = State(12);
+    /// Only a request bit (kernel >= 6.8, `inet_diag_dump_icsk`): the sockets it selects come
+    /// back with state [`State::CLOSE`]. Not in any uapi header.
+    pub const BOUND_INACTIVE: State = State(13);
+
+    /// The kernel's name without the `TCP_` prefix.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            1 => "ESTABLISHED",
+            2 => "SYN_SENT",
+            3 => "SYN_RECV",
+            4 => "FIN_WAIT1",
+            5 => "FIN_WAIT2",
+            6 => "TIME_WAIT",
+            7 => "CLOSE",
+            8 => "CLOSE_WAIT",
+            9 => "LAST_ACK",
+            10 => "LISTEN",
+            11 => "CLOSING",
+            12 => "NEW_SYN_RECV",
+            13 => "BOUND_INACTIVE",
+            _ => "UNKNOWN",
+        }
+    }
+
+    /// The bit of this state in an `idiag_states` / `udiag_states` request mask.
+    pub fn bit(self) -> u32 {
+        1 << self.0
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One end of a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// An IPv4 or IPv6 address and port (for RAW sockets the "port" is the IP protocol).
+    Ip(SocketAddr),
+    /// A UNIX socket bound to a filesystem path.
+    Path(Box<str>),
+    /// A UNIX socket bound to an abstract name (printed with a leading `@`).
+    Abstract(Box<str>),
+    /// No name: an unbound UNIX socket, or the peer side of a UNIX socket.
+    Unnamed,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Delegated (not `write!`) so that width and alignment apply.
+            Endpoint::Ip(addr) => fmt::Display::fmt(addr, f),
+            Endpoint::Path(path) => f.pad(path),
+            Endpoint::Abstract(name) => f.pad(&format!("@{name}")),
+            Endpoint::Unnamed => f.pad("*"),
+        }
+    }
+}
+
+/// One socket, as one `SOCK_DIAG_BY_FAMILY` message describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    pub proto: Proto,
+    pub family: Family,
+    /// For a timewait minisock, its substate: TIME_WAIT or FIN_WAIT2.
+    pub state: State,
+    /// A timewait minisock (`struct inet_timewait_sock`), told apart by `idiag_timer == 3`.
+    pub timewait: bool,
+    pub local: Endpoint,
+    pub peer: Endpoint,
+    /// UNIX only: the inode of the connected peer (`UNIX_DIAG_PEER`), 0 when none.
+    pub peer_inode: u32,
+    pub recv_q: u32,
+    pub send_q: u32,
+    pub uid: u32,
+    /// 0 when there is no `struct socket`: timewait, request socks, orphans, unaccepted children.
+    pub inode: u32,
+    pub cookie: u64,
+}
+
+/// One holder of a socket: a file descriptor of a process.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Owner {
+    pub pid: u32,
+    pub comm: String,
+    pub fd: u32,
+}

@@ -1,0 +1,344 @@
+//! The reconciliation of ss's `closed` figure: pure arithmetic on what the census observed.
+//!
+//! ss prints `closed = alloc − (inuse4 + inuse6 − tw)` (iproute2 misc/ss.c). For the network
+//! namespace N that is read, the kernel's counting rules (net/ipv4/proc.c `sockstat_seq_show`,
+//! `tcp_init_sock` / `tcp_v4_destroy_sock` for alloc, `inet_hash` / `inet_unhash` for inuse,
+//! `inet_twsk_hashdance` for tw) make it:
+//!
+//! ```text
+//! closed(N) = tw(N)                           timewait minisocks of N
+//!           + bound-inactive TCP_CLOSE of N   dumpable (kernel >= 6.8)
+//!           + unbound TCP_CLOSE of N          held by a process, invisible to sock_diag
+//!           + full TCP sockets of other netns alloc is system-wide
+//!           + unexplained                     fds in flight, kernel sockets, what we could not see
+//! ```
+//!
+//! Nothing here does I/O: `summary` collects an [`Observation`], [`reconcile`] turns it into
+//! a [`Report`], and render formats the report.
+
+use serde::Serialize;
+
+use crate::model::{Endpoint, Family, Owner, Socket, State};
+use crate::owners::ScanStats;
+use crate::saved_ss::FigureComparison;
+use crate::sockstat::{Counters, SsFigures};
+
+/// How the namespace of a socket held by a process was learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetnsSource {
+    /// From the socket itself (`pidfd_getfd` + `SIOCGSKNS`).
+    Socket,
+    /// From the holding process (`/proc/PID/ns/net`): the socket may have been created
+    /// elsewhere and passed, or the process may have moved since.
+    Process,
+}
+
+/// A TCP socket inode held by a process that no dump returned: never bound, or its port was
+/// released (autobound, failed connect or closed connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldTcp {
+    pub inode: u32,
+    pub family: Family,
+    /// The namespace it was created in, when it could be learnt.
+    pub netns: Option<(u64, NetnsSource)>,
+    pub owners: Vec<Owner>,
+}
+
+/// Another network namespace the census found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherNamespace {
+    pub netns: u64,
+    /// `/run/netns` name, or the first process found in it.
+    pub name: String,
+    /// Full TCP sockets its dump returned ([`is_full_socket`]); `None` if it could not be
+    /// entered.
+    pub dumped_full: Option<u64>,
+}
+
+/// Everything the summary observed, as plain data.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// Inode of the namespace read.
+    pub netns: u64,
+    /// The counters read just before the census (ss's figures come from these).
+    pub counters: Counters,
+    /// The counters read just after it.
+    pub counters_after: Counters,
+    /// How many times the census was taken before the counters settled (or we gave up).
+    pub attempts: u32,
+    /// The rows of N's TCP dump that bear on `closed`: timewait minisocks and TCP_CLOSE
+    /// (bound-inactive) sockets, with their owners.
+    pub close_rows: Vec<(Socket, Vec<Owner>)>,
+    /// Whether this kernel dumps bound-inactive sockets (>= 6.8).
+    pub bound_inactive_dumped: bool,
+    /// TCP inodes held by processes that no dump (of N or any other namespace) returned.
+    pub held: Vec<HeldTcp>,
+    pub other_namespaces: Vec<OtherNamespace>,
+    pub processes: ScanStats,
+    /// Running with full privileges (euid 0).
+    pub privileged: bool,
+    pub saved_ss: Option<Vec<FigureComparison>>,
+}
+
+/// A row of the dump that belongs to TCP alloc: neither a timewait minisock nor a request
+/// sock (request socks are reported as SYN_RECV, `inet_req_diag_fill`).
+pub fn is_full_socket(socket: &Socket) -> bool {
+    !socket.timewait && socket.state != State::SYN_RECV && socket.state != State::NEW_SYN_RECV
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report: its field names are the JSON contract (see the man page).
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub netns: u64,
+    /// The figures `ss -s` prints, from the counters read before the census.
+    pub ss: SsFigures,
+    pub closed: ClosedTerms,
+    pub other_netns: Vec<OtherNetnsCount>,
+    pub close_sockets: Vec<CloseSocket>,
+    pub processes: ScanStats,
+    pub consistency: Consistency,
+    pub saved_ss: Option<Vec<FigureComparison>>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClosedTerms {
+    pub reported: i64,
+    pub time_wait: u64,
+    /// `None` on kernels that do not dump bound-inactive sockets.
+    pub bound_inactive: Option<u64>,
+    pub unbound: u64,
+    pub other_netns: u64,
+    /// `reported` minus the terms above; never forced to zero.
+    pub unexplained: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtherNetnsCount {
+    pub netns: u64,
+    pub name: String,
+    /// `None` when the namespace could not be entered and nothing of it is known.
+    pub tcp: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseKind {
+    BoundInactive,
+    Unbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CloseSocket {
+    pub inode: u32,
+    pub family: &'static str,
+    /// The bound address, for a bound-inactive socket.
+    pub local: Option<String>,
+    pub kind: CloseKind,
+    pub owners: Vec<Owner>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Consistency {
+    pub attempts: u32,
+    /// The counters did not move during the last census.
+    pub settled: bool,
+    /// ss's `closed` computed after the census minus before it.
+    pub drift: i64,
+}
+
+/// The figures that `closed` is computed from: the census is consistent with the counters
+/// only if these did not move while it ran.
+pub fn settled(before: &Counters, after: &Counters) -> bool {
+    (
+        before.tcp_alloc,
+        before.tcp_inuse,
+        before.tcp6_inuse,
+        before.tcp_tw,
+    ) == (after.tcp_alloc, after.tcp_inuse, after.tcp6_inuse, after.tcp_tw)
+}
+
+pub fn reconcile(obs: &Observation) -> Report {
+    let figures = SsFigures::from_counters(&obs.counters);
+    let after = SsFigures::from_counters(&obs.counters_after);
+    let consistency = Consistency {
+        attempts: obs.attempts,
+        settled: settled(&obs.counters, &obs.counters_after),
+        drift: after.closed - figures.closed,
+    };
+
+    let mut close_sockets = Vec::new();
+    let (mut tw_time_wait, mut tw_fin_wait2, mut bound_inactive) = (0u64, 0u64, 0u64);
+    for (socket, owners) in &obs.close_rows {
+        if socket.timewait {
+            if socket.state == State::FIN_WAIT2 {
+                tw_fin_wait2 += 1
+            } else {
+                tw_time_wait += 1
+            }
+        } else if socket.state == State::CLOSE {
+            bound_inactive += 1;
+            close_sockets.push(CloseSocket {
+                inode: socket.inode,
+                family: socket.family.name(),
+                local: Some(match &socket.local {
+                    Endpoint::Ip(addr) => addr.to_string(),
+                    other => other.to_string(),
+                }),
+                kind: CloseKind::BoundInactive,
+                owners: owners.clone(),
+            });
+        }
+    }
+
+    let mut other: Vec<OtherNetnsCount> = obs
+        .other_namespaces
+        .iter()
+        .map(|ns| OtherNetnsCount {
+            netns: ns.netns,
+            name: ns.name.clone(),
+            tcp: ns.dumped_full,
+        })
+        .collect();
+    let (mut unbound, mut unknown_netns, mut by_process) = (0u64, 0u64, 0u64);
+    for held in &obs.held {
+        match held.netns {
+            None => unknown_netns += 1,
+            Some((netns, source)) if netns == obs.netns => {
+                unbound += 1;
+                by_process += u64::from(source == NetnsSource::Process);
+                close_sockets.push(CloseSocket {
+                    inode: held.inode,
+                    family: held.family.name(),
+                    local: None,
+                    kind: CloseKind::Unbound,
+                    owners: held.owners.clone(),
+                });
+            }
+            Some((netns, source)) => {
+                by_process += u64::from(source == NetnsSource::Process);
+                match other.iter_mut().find(|o| o.netns == netns) {
+                    Some(o) => *o.tcp.get_or_insert(0) += 1,
+                    None => other.push(OtherNetnsCount {
+                        netns,
+                        name: "(no process in it; found through a socket)".into(),
+                        tcp: Some(1),
+                    }),
+                }
+            }
+        }
+    }
+    close_sockets.sort_by_key(|c| (c.kind == CloseKind::Unbound, c.inode));
+    other.sort_by_key(|o| std::cmp::Reverse(o.tcp));
+    let other_total: u64 = other.iter().filter_map(|o| o.tcp).sum();
+
+    let bound_inactive = obs.bound_inactive_dumped.then_some(bound_inactive);
+    let explained = tw_time_wait + tw_fin_wait2 + bound_inactive.unwrap_or(0) + unbound + other_total;
+    let closed = ClosedTerms {
+        reported: figures.closed,
+        time_wait: tw_time_wait + tw_fin_wait2,
+        bound_inactive,
+        unbound,
+        other_netns: other_total,
+        unexplained: figures.closed - explained as i64,
+    };
+
+    let not_entered = other.iter().filter(|o| o.tcp.is_none()).count();
+    let notes = notes(
+        obs,
+        &closed,
+        &consistency,
+        not_entered,
+        unknown_netns,
+        by_process,
+        (tw_time_wait, tw_fin_wait2),
+    );
+
+    Report {
+        netns: obs.netns,
+        ss: figures,
+        closed,
+        other_netns: other,
+        close_sockets,
+        processes: obs.processes,
+        consistency,
+        saved_ss: obs.saved_ss.clone(),
+        notes,
+    }
+}
+
+fn notes(
+    obs: &Observation,
+    closed: &ClosedTerms,
+    consistency: &Consistency,
+    not_entered: usize,
+    unknown_netns: u64,
+    by_process: u64,
+    (time_wait, fin_wait2): (u64, u64),
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if closed.time_wait > 0 {
+        notes.push(format!(
+            "time_wait counts timewait minisocks by their timer: {time_wait} in TIME_WAIT, {fin_wait2} in FIN_WAIT2 (orphaned connections waiting for the peer's FIN)"
+        ));
+    }
+    if !obs.bound_inactive_dumped {
+        notes.push(
+            "this kernel (< 6.8) does not dump bound-inactive TCP sockets: bound_inactive is null and those sockets are counted as unbound, found through the fd scan"
+                .into(),
+        );
+    }
+    if !obs.privileged {
+        notes.push(
+            "not running as root: other users' processes and other namespaces are closed to us, so the census is a lower bound"
+                .into(),
+        );
+    }
+    let stats = obs.processes;
+    if stats.denied > 0 {
+        notes.push(format!(
+            "{} of {} processes could not be inspected (permission denied): sockets only they hold are in unexplained",
+            stats.denied,
+            stats.scanned + stats.denied + stats.vanished
+        ));
+    }
+    if stats.vanished > 0 {
+        notes.push(format!("{} processes exited during the scan", stats.vanished));
+    }
+    if not_entered > 0 {
+        notes.push(format!(
+            "{not_entered} other network namespace(s) could not be entered: their TCP sockets are in unexplained"
+        ));
+    }
+    if unknown_netns > 0 {
+        notes.push(format!(
+            "{unknown_netns} undumped TCP socket(s) held by processes could not be placed in a namespace: they are in unexplained"
+        ));
+    }
+    if by_process > 0 {
+        notes.push(format!(
+            "the namespace of {by_process} socket(s) was taken from the process holding them (pidfd_getfd not permitted), not from the socket itself"
+        ));
+    }
+    if !consistency.settled {
+        notes.push(format!(
+            "the counters kept moving during {} censuses (closed drifted by {:+}): the figures hold only up to that drift",
+            consistency.attempts, consistency.drift
+        ));
+    }
+    if closed.unexplained > 0 {
+        notes.push(format!(
+            "{} closed socket(s) unexplained; likely causes: sockets in flight in SCM_RIGHTS messages, kernel sockets (NFS, SMB, iSCSI, MPTCP subflows), namespaces no process here can reach (TCP alloc is system-wide){}",
+            closed.unexplained,
+            if consistency.settled { "" } else { ", and the drift above" }
+        ));
+    } else if closed.unexplained < 0 {
+        notes.push(format!(
+            "the census found {} more socket(s) than closed reports: sockets changed state between the counter reads and the dumps, or a dump saw one twice",
+            -closed.unexplained
+        ));
+    }
+    notes
+}

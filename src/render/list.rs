@@ -1,0 +1,230 @@
+//! Rows of `sockdiag list`, written one at a time as the dump delivers them: an ss-like table
+//! with fixed column widths (so nothing needs the whole table to align it) or JSON lines.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::model::{Endpoint, Owner, Socket};
+
+/// How `list` prints its rows.
+#[derive(Debug, Clone, Copy)]
+pub enum ListFormat {
+    Table { extended: bool, processes: bool },
+    Json { processes: bool },
+}
+
+/// Width of the address columns: a full IPv4 `addr:port` fits; longer ones push the row.
+const ADDR_WIDTH: usize = 24;
+
+impl ListFormat {
+    pub fn header(&self, out: &mut impl Write) -> io::Result<()> {
+        let ListFormat::Table { extended, processes } = *self else {
+            return Ok(());
+        };
+        write!(
+            out,
+            "{:<5} {:<14} {:>6} {:>6} {:<ADDR_WIDTH$} {:<ADDR_WIDTH$}",
+            "Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
+        )?;
+        if extended {
+            out.write_all(b" Details")?;
+        }
+        if processes {
+            out.write_all(b" Process")?;
+        }
+        out.write_all(b"\n")
+    }
+
+    pub fn row(&self, out: &mut impl Write, socket: &Socket, owners: &[Owner]) -> io::Result<()> {
+        match *self {
+            ListFormat::Table { extended, processes } => table_row(out, socket, owners, extended, processes),
+            ListFormat::Json { processes } => {
+                serde_json::to_writer(&mut *out, &JsonRow::new(socket, processes.then_some(owners)))?;
+                out.write_all(b"\n")
+            }
+        }
+    }
+}
+
+fn table_row(
+    out: &mut impl Write,
+    s: &Socket,
+    owners: &[Owner],
+    extended: bool,
+    processes: bool,
+) -> io::Result<()> {
+    write!(
+        out,
+        "{:<5} {:<14} {:>6} {:>6} {:<ADDR_WIDTH$} ",
+        s.proto.name(),
+        s.state.name(),
+        s.recv_q,
+        s.send_q,
+        s.local
+    )?;
+    if s.peer_inode != 0 {
+        write!(out, "{:<ADDR_WIDTH$}", format!("* {}", s.peer_inode))?;
+    } else {
+        write!(out, "{:<ADDR_WIDTH$}", s.peer)?;
+    }
+    if extended {
+        write!(out, " uid:{} ino:{} sk:{:x}", s.uid, s.inode, s.cookie)?;
+        if s.timewait {
+            out.write_all(b" timewait")?;
+        }
+    }
+    if processes && !owners.is_empty() {
+        out.write_all(b" users:(")?;
+        for (i, o) in owners.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            write!(out, "{sep}(\"{}\",pid={},fd={})", o.comm, o.pid, o.fd)?;
+        }
+        out.write_all(b")")?;
+    }
+    out.write_all(b"\n")
+}
+
+/// The JSON line of one socket: the field names are a contract (see the man page).
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    proto: &'static str,
+    family: &'static str,
+    state: &'static str,
+    timewait: bool,
+    #[serde(serialize_with = "display")]
+    local: &'a Endpoint,
+    #[serde(serialize_with = "display")]
+    peer: &'a Endpoint,
+    peer_inode: Option<u32>,
+    recv_q: u32,
+    send_q: u32,
+    uid: u32,
+    inode: u32,
+    cookie: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owners: Option<&'a [Owner]>,
+}
+
+impl<'a> JsonRow<'a> {
+    fn new(s: &'a Socket, owners: Option<&'a [Owner]>) -> Self {
+        JsonRow {
+            proto: s.proto.name(),
+            family: s.family.name(),
+            state: s.state.name(),
+            timewait: s.timewait,
+            local: &s.local,
+            peer: &s.peer,
+            peer_inode: (s.peer_inode != 0).then_some(s.peer_inode),
+            recv_q: s.recv_q,
+            send_q: s.send_q,
+            uid: s.uid,
+            inode: s.inode,
+            cookie: s.cookie,
+            owners,
+        }
+    }
+}
+
+fn display<S: serde::Serializer>(value: &&Endpoint, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Family, Proto, State};
+
+    fn tcp6_listener() -> Socket {
+        Socket {
+            proto: Proto::Tcp,
+            family: Family::Inet6,
+            state: State::LISTEN,
+            timewait: false,
+            local: Endpoint::Ip("[::1]:8080".parse().expect("addr")),
+            peer: Endpoint::Ip("[::]:0".parse().expect("addr")),
+            peer_inode: 0,
+            recv_q: 0,
+            send_q: 128,
+            uid: 1000,
+            inode: 4242,
+            cookie: 0x1f,
+        }
+    }
+
+    fn render(format: ListFormat, socket: &Socket, owners: &[Owner]) -> String {
+        let mut out = Vec::new();
+        format.header(&mut out).expect("header");
+        format.row(&mut out, socket, owners).expect("row");
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn table_golden() {
+        let owners = [
+            Owner {
+                pid: 7,
+                comm: "srv".into(),
+                fd: 3,
+            },
+            Owner {
+                pid: 8,
+                comm: "srv".into(),
+                fd: 4,
+            },
+        ];
+        let text = render(
+            ListFormat::Table {
+                extended: true,
+                processes: true,
+            },
+            &tcp6_listener(),
+            &owners,
+        );
+        assert_eq!(
+            text,
+            "Netid State          Recv-Q Send-Q Local Address:Port       Peer Address:Port        Details Process\n\
+             tcp   LISTEN              0    128 [::1]:8080               [::]:0                   uid:1000 ino:4242 sk:1f users:((\"srv\",pid=7,fd=3),(\"srv\",pid=8,fd=4))\n"
+        );
+    }
+
+    #[test]
+    fn json_golden() {
+        let owners = [Owner {
+            pid: 7,
+            comm: "srv".into(),
+            fd: 3,
+        }];
+        let text = render(ListFormat::Json { processes: true }, &tcp6_listener(), &owners);
+        assert_eq!(
+            text,
+            r#"{"proto":"tcp","family":"inet6","state":"LISTEN","timewait":false,"local":"[::1]:8080","peer":"[::]:0","peer_inode":null,"recv_q":0,"send_q":128,"uid":1000,"inode":4242,"cookie":31,"owners":[{"pid":7,"comm":"srv","fd":3}]}"#.to_owned() + "\n"
+        );
+        let without = render(ListFormat::Json { processes: false }, &tcp6_listener(), &[]);
+        assert!(!without.contains("owners"), "{without}");
+    }
+
+    #[test]
+    fn unix_names() {
+        let mut s = tcp6_listener();
+        s.proto = Proto::Unix;
+        s.family = Family::Unix;
+        s.local = Endpoint::Abstract("dbus".into());
+        s.peer = Endpoint::Unnamed;
+        s.peer_inode = 99;
+        let text = render(ListFormat::Json { processes: false }, &s, &[]);
+        assert!(
+            text.contains(r#""local":"@dbus","peer":"*","peer_inode":99"#),
+            "{text}"
+        );
+        let table = render(
+            ListFormat::Table {
+                extended: false,
+                processes: false,
+            },
+            &s,
+            &[],
+        );
+        assert!(table.contains("@dbus                    * 99"), "{table}");
+    }
+}

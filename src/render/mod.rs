@@ -1,0 +1,4 @@
+//! Formatting finished data; every function writes to a `&mut impl Write`.
+
+pub mod list;
+pub mod summary;
