@@ -8,59 +8,93 @@ use clap::{Args, Parser, Subcommand};
 use crate::census::Request;
 use crate::model::{Family, Proto, State};
 
+// The texts below end the long help (--help) and become sections of the man page: each block
+// starts with its heading in capitals (see src/man.rs).
+
 const AFTER_HELP: &str = "\
 EXIT STATUS
   0  success (also when the output pipe is closed early, as in `sockdiag list | head`)
   1  `summary --check` only: part of ss's `closed` figure stayed unexplained
-  2  error: bad flag, unknown state, missing netns, unreadable or garbled input, netlink failure
+  2  error: bad flag, unknown state, missing netns, unreadable or garbled input, netlink failure;
+     one line on stderr, `sockdiag: ...`
 
 PERMISSIONS
   As root sockdiag sees every process and can enter every network namespace. As an ordinary
   user the kernel still dumps every socket of the namespace, but /proc/PID/fd of other users'
-  processes is closed: owners (-p) and the summary's fd census are then a lower bound, and the
-  output says how many processes could not be inspected.";
+  processes is closed and other namespaces cannot be entered: owners (-p) and the summary's
+  census are then a lower bound, and the output says so and how many processes could not be
+  inspected.
+
+KERNEL
+  Bound-but-inactive TCP sockets are dumped by Linux 6.8 and later; on older kernels list says
+  it cannot show them and summary counts them through the fd scan. RAW sockets need raw_diag;
+  without it list prints a one-line notice and goes on with the other protocols.";
 
 const LIST_AFTER_HELP: &str = "\
-JSON (--json): one object per socket per line:
-  proto      \"tcp\" | \"udp\" | \"raw\" | \"unix\"
-  family     \"inet\" | \"inet6\" | \"unix\"
-  state      kernel state name without TCP_: ESTABLISHED, LISTEN, CLOSE, TIME_WAIT, FIN_WAIT2, ...
-             (bound-inactive TCP sockets are CLOSE; UDP/RAW/UNIX unconnected sockets are CLOSE)
-  timewait   true for a timewait minisock; its state is then TIME_WAIT or FIN_WAIT2
-  local      \"addr:port\", \"[v6addr]:port\", a unix path, \"@abstract\", or \"*\"
-  peer       same; \"*\" for unix sockets (see peer_inode)
-  peer_inode inode of a unix socket's peer, or null
-  recv_q, send_q, uid, inode, cookie   numbers as sock_diag reports them (inode 0: no struct socket)
-  owners     with -p only: [{pid, comm, fd}], every holder of the socket
+STATES
+  --state takes kernel or ss names, case-insensitive, with '-' or '_': established, syn-sent,
+  syn-recv, fin-wait-1, fin-wait-2, time-wait, close (or closed), close-wait, last-ack, listen
+  (or listening), closing, bound-inactive; and the groups all and connected (all but listen
+  and close). For TCP, close selects the bound-inactive sockets: they are the only TCP_CLOSE
+  sockets a dump returns, and the kernel reports them with state CLOSE.
+  Without -a, -l or --state, list shows the connected states as ss does (no LISTEN, CLOSE,
+  SYN_RECV or TIME_WAIT).
 
-STATES (--state, repeatable, case-insensitive, '-' or '_'):
-  established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait close(d) close-wait last-ack
-  listen(ing) closing bound-inactive; groups: all, connected (all but listen and close).
-  For TCP, close selects the bound-inactive sockets, the only CLOSE sockets a dump returns.";
+JSON OUTPUT
+  With --json, one object per socket per line:
+  proto       \"tcp\" | \"udp\" | \"raw\" | \"unix\"
+  family      \"inet\" | \"inet6\" | \"unix\"
+  state       the kernel's state name without TCP_: ESTABLISHED, LISTEN, CLOSE, TIME_WAIT,
+              FIN_WAIT2, CLOSE_WAIT, ...; unconnected UDP, RAW and UNIX sockets are CLOSE
+  timewait    true for a timewait minisock, whose state is then TIME_WAIT or FIN_WAIT2
+  local       \"addr:port\", \"[v6addr]:port\", a unix path, \"@abstract\", or \"*\"
+  peer        the same; \"*\" for unix sockets (see peer_inode)
+  peer_inode  inode of a unix socket's peer, or null
+  recv_q, send_q, uid, inode, cookie
+              as sock_diag reports them; inode 0 means no struct socket (timewait,
+              request socks, orphans, children not yet accepted)
+  owners      with -p only: [{pid, comm, fd}], every holder of the socket";
 
 const SUMMARY_AFTER_HELP: &str = "\
-The report: the figures ss -s prints (same formulas), then ss's `closed` figure split into
-  time_wait       timewait minisocks of the namespace (TIME_WAIT and FIN_WAIT2 substates)
+THE RECONCILIATION
+  ss prints closed = TCP alloc - (TCP inuse + TCP6 inuse - tw). summary splits it, for the
+  network namespace read, into:
+  time_wait       timewait minisocks of the namespace (TIME_WAIT and FIN_WAIT2 substates,
+                  told apart from full sockets by their timer)
   bound_inactive  bound-but-inactive TCP sockets the dump returned (null before Linux 6.8)
   unbound         TCP sockets held by a process that no dump returns (never bound, or port
-                  released after a failed connect), living in this namespace
-  other_netns     full TCP sockets of other network namespaces (TCP alloc is system-wide)
-  unexplained     reported minus the above, never forced to zero, with its likely causes
+                  released after a failed connect) and created in this namespace
+  other_netns     full TCP sockets of every other network namespace found through
+                  /proc/*/ns/net, /run/netns and the sockets themselves (TCP alloc is
+                  system-wide)
+  unexplained     reported minus the terms above, never forced to zero; the notes list its
+                  likely causes
+  The counters are read before and after the census; if they moved, the census is taken
+  again (3 times at most) and the remaining drift is reported.
 
-JSON (--json): one document:
+JSON OUTPUT
+  With --json, one document:
   netns          inode of the network namespace read
-  ss             {total, tcp_total, estab, closed, orphaned, timewait,
-                  raw, udp, tcp, inet, frag}: the transport rows as {total, ip, ipv6}
+  ss             {total, tcp_total, estab, closed, orphaned, timewait, raw, udp, tcp, inet,
+                 frag}, the transport rows as {total, ip, ipv6}
   closed         {reported, time_wait, bound_inactive, unbound, other_netns, unexplained}
-  other_netns    [{netns, name, tcp}]
+  other_netns    [{netns, name, tcp}]; tcp is null for a namespace that could not be entered
   close_sockets  [{inode, family, local, kind, owners: [{pid, comm, fd}]}], kind
-                 \"bound_inactive\" or \"unbound\", every TCP_CLOSE socket of the namespace
+                 \"bound_inactive\" or \"unbound\": every TCP_CLOSE socket of the namespace
   processes      {scanned, denied, vanished}
-  consistency    {attempts, settled, drift}: counter reads around the census
-  saved_ss       with --ss: [{figure, saved, live, diff}], else null
+  consistency    {attempts, settled, drift}
+  saved_ss       with --ss: [{figure, saved, live, diff}], diff = live - saved; else null
   notes          [string]";
 
 /// List the sockets behind the numbers `ss -s` prints, and reconcile them.
+///
+/// `ss -s` computes its `closed` figure from /proc/net/sockstat (TCP alloc minus the hashed
+/// sockets plus timewait) and lists nothing: it mixes timewait sockets, sockets created and
+/// never used, sockets bound and never used, sockets closed by an error whose fd is still
+/// open, and every TCP socket of every other network namespace. sockdiag enumerates them:
+/// `summary` explains that figure term by term, with the owning processes of each TCP_CLOSE
+/// socket; `list` is a fast, scriptable ss-like listing from NETLINK_SOCK_DIAG dumps that
+/// also shows bound-but-inactive TCP sockets (Linux 6.8 and later).
 #[derive(Debug, Parser)]
 #[command(name = "sockdiag", version, after_long_help = AFTER_HELP)]
 pub struct Cli {

@@ -46,8 +46,10 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
                 return;
             }
             owners.clear();
-            if let Some(scan) = &scan {
-                owners.extend(scan.owners(socket.inode).filter(|_| socket.inode != 0));
+            if let Some(scan) = &scan
+                && socket.inode != 0
+            {
+                owners.extend(scan.owners(socket.inode));
             }
             written = format.row(out, &socket, &owners);
         });

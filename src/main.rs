@@ -7,6 +7,8 @@
 mod census;
 mod cli;
 mod list;
+#[cfg(test)]
+mod man;
 mod model;
 mod netns;
 mod owners;

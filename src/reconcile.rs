@@ -75,6 +75,10 @@ pub struct Observation {
     pub held: Vec<HeldTcp>,
     pub other_namespaces: Vec<OtherNamespace>,
     pub processes: ScanStats,
+    /// Dumps still interrupted (`NLM_F_DUMP_INTR`) after one retry.
+    pub interrupted_dumps: u32,
+    /// Messages that could not be decoded, per dump: count and first error.
+    pub undecodable: Vec<String>,
     /// Running with full privileges (euid 0).
     pub privileged: bool,
     pub saved_ss: Option<Vec<FigureComparison>>,
@@ -320,6 +324,17 @@ fn notes(
     if by_process > 0 {
         notes.push(format!(
             "the namespace of {by_process} socket(s) was taken from the process holding them (pidfd_getfd not permitted), not from the socket itself"
+        ));
+    }
+    if obs.interrupted_dumps > 0 {
+        notes.push(format!(
+            "{} dump(s) were interrupted twice (NLM_F_DUMP_INTR): sockets may be missing or counted twice",
+            obs.interrupted_dumps
+        ));
+    }
+    for undecodable in &obs.undecodable {
+        notes.push(format!(
+            "undecodable sock_diag messages were skipped: {undecodable}"
         ));
     }
     if !consistency.settled {

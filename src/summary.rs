@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::census::{DiagSocket, Request};
+use crate::census::{DiagSocket, DumpStats, Request};
 use crate::cli::SummaryArgs;
 use crate::model::{Family, Proto, State};
 use crate::netns;
@@ -81,6 +81,23 @@ fn collect(proc_root: &Path) -> Result<Observation> {
     }
 }
 
+/// What went wrong inside dumps that still succeeded.
+#[derive(Default)]
+struct DumpTroubles {
+    interrupted: u32,
+    undecodable: Vec<String>,
+}
+
+impl DumpTroubles {
+    fn add(&mut self, stats: &DumpStats) {
+        self.interrupted += u32::from(stats.interrupted);
+        if let Some(first) = &stats.first_decode_error {
+            self.undecodable
+                .push(format!("{} message(s): {first}", stats.decode_errors));
+        }
+    }
+}
+
 /// Every TCP state the kernel can dump, bound-inactive included.
 fn tcp_requests(bound_inactive: bool) -> [Request; 2] {
     let mut states = (1u32 << 12) - 2;
@@ -98,13 +115,16 @@ fn census(diag: &mut DiagSocket, netns: u64, bound_inactive: bool, proc_root: &P
     // The namespace read: keep the rows that bear on `closed`, remember every inode.
     let mut dumped: HashSet<u32> = HashSet::new();
     let mut close_rows = Vec::new();
+    let mut troubles = DumpTroubles::default();
     for request in tcp_requests(bound_inactive) {
-        diag.dump(&request, |socket| {
+        let (rows, stats) = diag.dump_all(&request)?;
+        troubles.add(&stats);
+        for socket in rows {
             dumped.insert(socket.inode);
             if socket.timewait || socket.state == State::CLOSE {
                 close_rows.push(socket);
             }
-        })?;
+        }
     }
     let scan = ProcScan::scan(proc_root, true)?;
 
@@ -124,7 +144,7 @@ fn census(diag: &mut DiagSocket, netns: u64, bound_inactive: bool, proc_root: &P
     }
     let mut other_namespaces = Vec::new();
     for (inode, name, path) in others {
-        let dumped_full = dump_full_sockets(&path, bound_inactive, &mut dumped).ok();
+        let dumped_full = dump_full_sockets(&path, bound_inactive, &mut dumped, &mut troubles).ok();
         other_namespaces.push(OtherNamespace {
             netns: inode,
             name,
@@ -179,23 +199,30 @@ fn census(diag: &mut DiagSocket, netns: u64, bound_inactive: bool, proc_root: &P
         held,
         other_namespaces,
         processes: scan.stats,
+        interrupted_dumps: troubles.interrupted,
+        undecodable: troubles.undecodable,
         privileged: rustix::process::geteuid().is_root(),
         ..Observation::default()
     })
 }
 
 /// Counts the full TCP sockets of the namespace at `path` and adds their inodes to `dumped`.
-fn dump_full_sockets(path: &Path, bound_inactive: bool, dumped: &mut HashSet<u32>) -> Result<u64> {
+fn dump_full_sockets(
+    path: &Path,
+    bound_inactive: bool,
+    dumped: &mut HashSet<u32>,
+    troubles: &mut DumpTroubles,
+) -> Result<u64> {
     let file = netns::open(path)?;
     let mut diag = netns::diag_socket_in(&file, path)?;
     let mut full = 0;
     for request in tcp_requests(bound_inactive) {
-        diag.dump(&request, |socket| {
-            if reconcile::is_full_socket(&socket) {
-                full += 1;
-                dumped.insert(socket.inode);
-            }
-        })?;
+        let (rows, stats) = diag.dump_all(&request)?;
+        troubles.add(&stats);
+        for socket in rows.iter().filter(|s| reconcile::is_full_socket(s)) {
+            full += 1;
+            dumped.insert(socket.inode);
+        }
     }
     Ok(full)
 }

@@ -181,6 +181,20 @@ impl DiagSocket {
         }
     }
 
+    /// Runs one dump into a vector. If it was interrupted (`NLM_F_DUMP_INTR`), its rows are
+    /// dropped and it runs once more; the second outcome stands, its stats saying whether it
+    /// was interrupted too.
+    pub fn dump_all(&mut self, request: &Request) -> Result<(Vec<Socket>, DumpStats), DiagError> {
+        let mut rows = Vec::new();
+        let stats = self.dump(request, |row| rows.push(row))?;
+        if !stats.interrupted {
+            return Ok((rows, stats));
+        }
+        rows.clear();
+        let stats = self.dump(request, |row| rows.push(row))?;
+        Ok((rows, stats))
+    }
+
     /// Whether this kernel dumps bound-but-inactive TCP sockets (Linux >= 6.8). Older kernels
     /// ignore the request bit silently, so the only test is to bind a socket and look for it.
     pub fn dumps_bound_inactive(&mut self) -> Result<bool, DiagError> {

@@ -1,0 +1,120 @@
+//! Shared support of the integration tests: a private network namespace per test, sockets
+//! with known inodes, and the sockdiag binary run inside that namespace.
+//!
+//! Every `#[test]` runs on its own thread, and `unshare(CLONE_NEWNET)` moves only the calling
+//! thread: sockets it creates live in the test's namespace, and the commands it spawns (which
+//! inherit the thread's namespaces) run there too. Nothing touches the root namespace.
+#![allow(dead_code, unsafe_code)] // each test binary uses a different part of this module
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::process::{Command, Output};
+
+use rustix::net::{AddressFamily, SocketType, ipproto};
+
+/// Whether the test can run: root is needed for `unshare(CLONE_NEWNET)`. In CI (`CI` set,
+/// as CI runs as root) its absence is a failure; elsewhere the test is skipped with a reason.
+pub fn require_root(test: &str) -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: needs root (unshare(CLONE_NEWNET)), and CI runs as root");
+    }
+    eprintln!("SKIPPED {test}: needs root for a private network namespace");
+    false
+}
+
+/// Moves the calling test thread into a new network namespace with `lo` up.
+pub fn enter_private_netns() {
+    // SAFETY: CLONE_NEWNET only changes this thread's network namespace; no fd table or
+    // filesystem state is unshared.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
+        .expect("unshare(CLONE_NEWNET)");
+    let status = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("run ip");
+    assert!(status.success(), "ip link set lo up");
+}
+
+/// Inode of the calling thread's network namespace.
+pub fn current_netns() -> u64 {
+    std::fs::metadata("/proc/thread-self/ns/net").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).expect("ns")
+}
+
+/// The inode of a socket, as `fstat` gives it (modulo 2^32, as sock_diag reports it).
+pub fn inode(fd: &impl AsFd) -> u32 {
+    rustix::fs::fstat(fd).expect("fstat").st_ino as u32
+}
+
+pub fn raw_fd(fd: &impl AsRawFd) -> u32 {
+    fd.as_raw_fd() as u32
+}
+
+/// A TCP socket created with `socket()` and nothing else.
+pub fn tcp_socket(v6: bool) -> OwnedFd {
+    let family = if v6 { AddressFamily::INET6 } else { AddressFamily::INET };
+    rustix::net::socket(family, SocketType::STREAM, Some(ipproto::TCP)).expect("socket")
+}
+
+/// A TCP socket bound to `addr` (port 0: autobound) and never used further.
+pub fn tcp_bound(addr: &str) -> OwnedFd {
+    let addr: SocketAddr = addr.parse().expect("addr");
+    let fd = tcp_socket(addr.is_ipv6());
+    rustix::net::bind(&fd, &addr).expect("bind");
+    fd
+}
+
+/// A connection to a port nobody listens on: the RST puts the socket in TCP_CLOSE.
+pub fn refused_connect(fd: &OwnedFd, to: &str) {
+    let to: SocketAddr = to.parse().expect("addr");
+    let err = rustix::net::connect(fd, &to).expect_err("nobody listens there");
+    assert_eq!(err, rustix::io::Errno::CONNREFUSED);
+}
+
+/// A connected pair through `listener`: (client, accepted server side).
+pub fn connected_pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
+    let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    (client, server)
+}
+
+/// Leaves a TIME_WAIT minisock (substate TIME_WAIT) on the client side of a fresh pair.
+pub fn make_time_wait(listener: &TcpListener) {
+    let (client, server) = connected_pair(listener);
+    drop(client);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    drop(server);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+}
+
+/// Leaves a FIN_WAIT2 timewait minisock on the client side; returns the server side, which
+/// stays in CLOSE_WAIT as long as it is held.
+pub fn make_fin_wait2(listener: &TcpListener) -> TcpStream {
+    let (client, server) = connected_pair(listener);
+    drop(client);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    server
+}
+
+/// Runs the sockdiag binary (in the calling thread's namespace).
+pub fn sockdiag(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sockdiag")).args(args).output().expect("run sockdiag")
+}
+
+/// Runs sockdiag and expects success; returns stdout.
+pub fn sockdiag_ok(args: &[&str]) -> String {
+    let out = sockdiag(args);
+    assert!(
+        out.status.success(),
+        "sockdiag {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// Runs `ss` (in the calling thread's namespace) and returns stdout.
+pub fn ss(args: &[&str]) -> String {
+    let out = Command::new("ss").args(args).output().expect("run ss (apt-get install iproute2)");
+    assert!(out.status.success(), "ss {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8")
+}
