@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::model::{Endpoint, Family, Owner, Socket, State};
 use crate::owners::ScanStats;
-use crate::saved_ss::FigureComparison;
+use crate::saved_ss::{self, FigureComparison, SavedSs};
 use crate::sockstat::{Counters, SsFigures};
 
 /// How the namespace of a socket held by a process was learnt.
@@ -64,6 +64,10 @@ pub struct Observation {
     pub counters: Counters,
     /// The counters read just after it.
     pub counters_after: Counters,
+    /// Sockets sockdiag itself holds in the namespace whose counters were read (its
+    /// sock_diag socket): `sockets: used` counts them, a `ss -s` run at the same moment would
+    /// not, so they are taken off `Total`.
+    pub own_sockets: u64,
     /// How many times the census was taken before the counters settled (or we gave up).
     pub attempts: u32,
     /// The rows of N's TCP dump that bear on `closed`: timewait minisocks and TCP_CLOSE
@@ -81,7 +85,8 @@ pub struct Observation {
     pub undecodable: Vec<String>,
     /// Running with full privileges (euid 0).
     pub privileged: bool,
-    pub saved_ss: Option<Vec<FigureComparison>>,
+    /// A saved `ss -s` output to compare with the live figures (`--ss`).
+    pub saved_ss: Option<SavedSs>,
 }
 
 /// A row of the dump that belongs to TCP alloc: neither a timewait minisock nor a request
@@ -165,8 +170,12 @@ pub fn settled(before: &Counters, after: &Counters) -> bool {
 }
 
 pub fn reconcile(obs: &Observation) -> Report {
-    let figures = SsFigures::from_counters(&obs.counters);
-    let after = SsFigures::from_counters(&obs.counters_after);
+    let without_own = |c: &Counters| Counters {
+        sockets_used: c.sockets_used.saturating_sub(obs.own_sockets),
+        ..*c
+    };
+    let figures = SsFigures::from_counters(&without_own(&obs.counters));
+    let after = SsFigures::from_counters(&without_own(&obs.counters_after));
     let consistency = Consistency {
         attempts: obs.attempts,
         settled: settled(&obs.counters, &obs.counters_after),
@@ -268,7 +277,10 @@ pub fn reconcile(obs: &Observation) -> Report {
         close_sockets,
         processes: obs.processes,
         consistency,
-        saved_ss: obs.saved_ss.clone(),
+        saved_ss: obs
+            .saved_ss
+            .as_ref()
+            .map(|saved| saved_ss::compare(saved, &figures)),
         notes,
     }
 }
@@ -309,7 +321,7 @@ fn notes(
         ));
     }
     if stats.vanished > 0 {
-        notes.push(format!("{} processes exited during the scan", stats.vanished));
+        notes.push(format!("{} process(es) exited during the scan", stats.vanished));
     }
     if not_entered > 0 {
         notes.push(format!(
@@ -356,4 +368,310 @@ fn notes(
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, Proto};
+
+    const N: u64 = 4026532000;
+    const OTHER: u64 = 4026532999;
+
+    /// alloc 20, inuse 5 + 1, tw 3: ss prints closed = 20 - (6 - 3) = 17.
+    fn counters() -> Counters {
+        Counters {
+            sockets_used: 30,
+            tcp_inuse: 5,
+            tcp6_inuse: 1,
+            tcp_tw: 3,
+            tcp_alloc: 20,
+            tcp_curr_estab: 2,
+            has_sockstat6: true,
+            ..Counters::default()
+        }
+    }
+
+    fn row(state: State, timewait: bool, inode: u32, local: &str) -> (Socket, Vec<Owner>) {
+        let socket = Socket {
+            proto: Proto::Tcp,
+            family: Family::Inet,
+            state,
+            timewait,
+            local: Endpoint::Ip(local.parse().expect("addr")),
+            peer: Endpoint::Ip("0.0.0.0:0".parse().expect("addr")),
+            peer_inode: 0,
+            recv_q: 0,
+            send_q: 0,
+            uid: 0,
+            inode,
+            cookie: 1,
+        };
+        let owners = if inode == 0 {
+            vec![]
+        } else {
+            vec![Owner {
+                pid: 7,
+                comm: "app".into(),
+                fd: 3,
+            }]
+        };
+        (socket, owners)
+    }
+
+    fn held(inode: u32, netns: Option<(u64, NetnsSource)>) -> HeldTcp {
+        HeldTcp {
+            inode,
+            family: Family::Inet6,
+            netns,
+            owners: vec![Owner {
+                pid: 8,
+                comm: "leak".into(),
+                fd: 9,
+            }],
+        }
+    }
+
+    /// Every term present: 3 timewait (2 TIME_WAIT, 1 FIN_WAIT2), 2 bound-inactive,
+    /// 4 unbound, 7 in another namespace (5 dumped + 2 held) = 16 of 17.
+    fn observation() -> Observation {
+        Observation {
+            netns: N,
+            counters: counters(),
+            counters_after: counters(),
+            attempts: 1,
+            own_sockets: 1,
+            close_rows: vec![
+                row(State::TIME_WAIT, true, 0, "127.0.0.1:40000"),
+                row(State::TIME_WAIT, true, 0, "127.0.0.1:40001"),
+                row(State::FIN_WAIT2, true, 0, "127.0.0.1:40002"),
+                row(State::CLOSE, false, 501, "127.0.0.1:6000"),
+                row(State::CLOSE, false, 502, "0.0.0.0:6001"),
+            ],
+            bound_inactive_dumped: true,
+            held: vec![
+                held(601, Some((N, NetnsSource::Socket))),
+                held(602, Some((N, NetnsSource::Socket))),
+                held(603, Some((N, NetnsSource::Socket))),
+                held(604, Some((N, NetnsSource::Socket))),
+                held(701, Some((OTHER, NetnsSource::Socket))),
+                held(702, Some((OTHER, NetnsSource::Socket))),
+            ],
+            other_namespaces: vec![OtherNamespace {
+                netns: OTHER,
+                name: "blue".into(),
+                dumped_full: Some(5),
+            }],
+            processes: ScanStats {
+                scanned: 10,
+                denied: 0,
+                vanished: 0,
+            },
+            privileged: true,
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn every_term_of_closed() {
+        let report = reconcile(&observation());
+        assert_eq!(
+            report.closed,
+            ClosedTerms {
+                reported: 17,
+                time_wait: 3,
+                bound_inactive: Some(2),
+                unbound: 4,
+                other_netns: 7,
+                unexplained: 1,
+            }
+        );
+        assert_eq!(report.ss.total, 29, "sockdiag's own sock_diag socket is not ss's");
+        assert_eq!(report.ss.closed, 17);
+        assert_eq!(
+            report.other_netns,
+            [OtherNetnsCount {
+                netns: OTHER,
+                name: "blue".into(),
+                tcp: Some(7)
+            }]
+        );
+        let kinds: Vec<(u32, CloseKind)> = report.close_sockets.iter().map(|c| (c.inode, c.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (501, CloseKind::BoundInactive),
+                (502, CloseKind::BoundInactive),
+                (601, CloseKind::Unbound),
+                (602, CloseKind::Unbound),
+                (603, CloseKind::Unbound),
+                (604, CloseKind::Unbound)
+            ]
+        );
+        assert_eq!(report.close_sockets[0].local.as_deref(), Some("127.0.0.1:6000"));
+        assert_eq!(report.close_sockets[2].local, None);
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("2 in TIME_WAIT, 1 in FIN_WAIT2")),
+            "{:?}",
+            report.notes
+        );
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.starts_with("1 closed socket(s) unexplained")),
+            "{:?}",
+            report.notes
+        );
+        assert!(report.consistency.settled);
+    }
+
+    #[test]
+    fn terms_always_sum_to_reported() {
+        let mut obs = observation();
+        obs.counters.tcp_alloc = 3; // fewer than the census found
+        let c = reconcile(&obs).closed;
+        let explained = c.time_wait + c.bound_inactive.unwrap_or(0) + c.unbound + c.other_netns;
+        assert_eq!(explained as i64 + c.unexplained, c.reported);
+        assert!(c.unexplained < 0, "never forced to zero: {c:?}");
+        assert!(
+            reconcile(&obs)
+                .notes
+                .iter()
+                .any(|n| n.contains("more socket(s) than closed reports"))
+        );
+    }
+
+    #[test]
+    fn old_kernel_has_no_bound_inactive_term() {
+        let mut obs = observation();
+        obs.bound_inactive_dumped = false;
+        obs.close_rows.retain(|(s, _)| s.timewait);
+        // Before 6.8 those two sockets are found by the fd scan instead.
+        obs.held.push(held(501, Some((N, NetnsSource::Socket))));
+        obs.held.push(held(502, Some((N, NetnsSource::Socket))));
+        let report = reconcile(&obs);
+        assert_eq!(report.closed.bound_inactive, None);
+        assert_eq!(report.closed.unbound, 6);
+        assert_eq!(report.closed.unexplained, 1);
+        assert!(
+            report.notes.iter().any(|n| n.contains("< 6.8")),
+            "{:?}",
+            report.notes
+        );
+    }
+
+    #[test]
+    fn drift_is_reported_not_hidden() {
+        let mut obs = observation();
+        obs.attempts = 3;
+        obs.counters_after.tcp_alloc += 4; // four sockets created elsewhere during the census
+        let report = reconcile(&obs);
+        assert_eq!(
+            report.consistency,
+            Consistency {
+                attempts: 3,
+                settled: false,
+                drift: 4
+            }
+        );
+        assert_eq!(
+            report.closed.reported, 17,
+            "the figures are those read before the census"
+        );
+        assert!(
+            report.notes.iter().any(|n| n.contains("drifted by +4")),
+            "{:?}",
+            report.notes
+        );
+        assert!(
+            settled(
+                &counters(),
+                &Counters {
+                    sockets_used: 99,
+                    ..counters()
+                }
+            ),
+            "Total does not matter"
+        );
+    }
+
+    #[test]
+    fn sockets_placed_by_their_holder_or_nowhere() {
+        let mut obs = observation();
+        obs.held = vec![
+            held(601, Some((N, NetnsSource::Process))),
+            held(602, None),
+            held(603, Some((4026533333, NetnsSource::Socket))),
+        ];
+        let report = reconcile(&obs);
+        assert_eq!(report.closed.unbound, 1);
+        assert_eq!(
+            report.closed.other_netns, 6,
+            "5 dumped in blue + 1 in a namespace without process"
+        );
+        assert!(
+            report
+                .other_netns
+                .iter()
+                .any(|o| o.netns == 4026533333 && o.tcp == Some(1))
+        );
+        let notes = report.notes.join("\n");
+        assert!(
+            notes.contains("namespace of 1 socket(s) was taken from the process"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("1 undumped TCP socket(s) held by processes could not be placed"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn what_could_not_be_seen_is_said() {
+        let mut obs = observation();
+        obs.privileged = false;
+        obs.processes = ScanStats {
+            scanned: 4,
+            denied: 6,
+            vanished: 1,
+        };
+        obs.other_namespaces.push(OtherNamespace {
+            netns: 5,
+            name: "pid 9 (x)".into(),
+            dumped_full: None,
+        });
+        obs.interrupted_dumps = 1;
+        obs.undecodable = vec!["1 message(s): bad".into()];
+        let report = reconcile(&obs);
+        assert_eq!(
+            report.other_netns.iter().find(|o| o.netns == 5).map(|o| o.tcp),
+            Some(None)
+        );
+        let notes = report.notes.join("\n");
+        for expected in [
+            "not running as root",
+            "6 of 11 processes could not be inspected",
+            "1 process(es) exited",
+            "1 other network namespace(s) could not be entered",
+            "interrupted twice",
+            "undecodable sock_diag messages were skipped: 1 message(s): bad",
+        ] {
+            assert!(notes.contains(expected), "{expected:?} not in\n{notes}");
+        }
+    }
+
+    #[test]
+    fn full_sockets_exclude_minisocks_and_request_socks() {
+        assert!(is_full_socket(
+            &row(State::ESTABLISHED, false, 1, "127.0.0.1:1").0
+        ));
+        assert!(is_full_socket(&row(State::CLOSE, false, 1, "127.0.0.1:1").0));
+        assert!(!is_full_socket(&row(State::TIME_WAIT, true, 0, "127.0.0.1:1").0));
+        assert!(!is_full_socket(&row(State::FIN_WAIT2, true, 0, "127.0.0.1:1").0));
+        assert!(!is_full_socket(&row(State::SYN_RECV, false, 0, "127.0.0.1:1").0));
+    }
 }

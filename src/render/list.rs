@@ -64,17 +64,18 @@ fn table_row(
     out.write_all(b" ")?;
     cell(out, decimal(u64::from(s.send_q), &mut [0; 20]), 6, Align::Right)?;
     out.write_all(b" ")?;
-    endpoint(out, &s.local)?;
+    endpoint(out, &s.local, ADDR_WIDTH)?;
     out.write_all(b" ")?;
-    if s.peer_inode != 0 {
-        cell(
-            out,
-            format!("* {}", s.peer_inode).as_bytes(),
-            ADDR_WIDTH,
-            Align::Left,
-        )?;
+    // The peer ends the line unless details or owners follow: no trailing blanks then.
+    let width = if extended || (processes && !owners.is_empty()) {
+        ADDR_WIDTH
     } else {
-        endpoint(out, &s.peer)?;
+        0
+    };
+    if s.peer_inode != 0 {
+        cell(out, format!("* {}", s.peer_inode).as_bytes(), width, Align::Left)?;
+    } else {
+        endpoint(out, &s.peer, width)?;
     }
     if extended {
         write!(out, " uid:{} ino:{} sk:{:x}", s.uid, s.inode, s.cookie)?;
@@ -127,7 +128,7 @@ fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 }
 
 /// An address cell: IPv4 by hand (the common case), anything else through `Display`.
-fn endpoint(out: &mut impl Write, endpoint: &Endpoint) -> io::Result<()> {
+fn endpoint(out: &mut impl Write, endpoint: &Endpoint, width: usize) -> io::Result<()> {
     if let Endpoint::Ip(std::net::SocketAddr::V4(v4)) = endpoint {
         let mut text = [0u8; 21]; // 255.255.255.255:65535
         let mut len = 0;
@@ -140,9 +141,9 @@ fn endpoint(out: &mut impl Write, endpoint: &Endpoint) -> io::Result<()> {
             push(if i < 3 { b"." } else { b":" });
         }
         push(decimal(u64::from(v4.port()), &mut [0; 20]));
-        cell(out, &text[..len], ADDR_WIDTH, Align::Left)
+        cell(out, &text[..len], width, Align::Left)
     } else {
-        cell(out, endpoint.to_string().as_bytes(), ADDR_WIDTH, Align::Left)
+        cell(out, endpoint.to_string().as_bytes(), width, Align::Left)
     }
 }
 
@@ -286,6 +287,6 @@ mod tests {
             &s,
             &[],
         );
-        assert!(table.contains("@dbus                    * 99"), "{table}");
+        assert!(table.ends_with("@dbus                    * 99\n"), "{table:?}");
     }
 }

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::{Command, Output};
 
-use rustix::net::{AddressFamily, SocketType, ipproto};
+use rustix::net::{AddressFamily, SocketFlags, SocketType, ipproto};
 
 /// Whether the test can run: root is needed for `unshare(CLONE_NEWNET)`. In CI (`CI` set,
 /// as CI runs as root) its absence is a failure; elsewhere the test is skipped with a reason.
@@ -31,13 +31,18 @@ pub fn enter_private_netns() {
     // filesystem state is unshared.
     unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
         .expect("unshare(CLONE_NEWNET)");
-    let status = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("run ip");
+    let status = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .expect("run ip");
     assert!(status.success(), "ip link set lo up");
 }
 
 /// Inode of the calling thread's network namespace.
 pub fn current_netns() -> u64 {
-    std::fs::metadata("/proc/thread-self/ns/net").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).expect("ns")
+    std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .expect("ns")
 }
 
 /// The inode of a socket, as `fstat` gives it (modulo 2^32, as sock_diag reports it).
@@ -51,8 +56,19 @@ pub fn raw_fd(fd: &impl AsRawFd) -> u32 {
 
 /// A TCP socket created with `socket()` and nothing else.
 pub fn tcp_socket(v6: bool) -> OwnedFd {
-    let family = if v6 { AddressFamily::INET6 } else { AddressFamily::INET };
-    rustix::net::socket(family, SocketType::STREAM, Some(ipproto::TCP)).expect("socket")
+    let family = if v6 {
+        AddressFamily::INET6
+    } else {
+        AddressFamily::INET
+    };
+    // CLOEXEC, as std does: the commands a test spawns must not hold its sockets.
+    rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        Some(ipproto::TCP),
+    )
+    .expect("socket")
 }
 
 /// A TCP socket bound to `addr` (port 0: autobound) and never used further.
@@ -97,7 +113,10 @@ pub fn make_fin_wait2(listener: &TcpListener) -> TcpStream {
 
 /// Runs the sockdiag binary (in the calling thread's namespace).
 pub fn sockdiag(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sockdiag")).args(args).output().expect("run sockdiag")
+    Command::new(env!("CARGO_BIN_EXE_sockdiag"))
+        .args(args)
+        .output()
+        .expect("run sockdiag")
 }
 
 /// Runs sockdiag and expects success; returns stdout.
@@ -114,7 +133,14 @@ pub fn sockdiag_ok(args: &[&str]) -> String {
 
 /// Runs `ss` (in the calling thread's namespace) and returns stdout.
 pub fn ss(args: &[&str]) -> String {
-    let out = Command::new("ss").args(args).output().expect("run ss (apt-get install iproute2)");
-    assert!(out.status.success(), "ss {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ss")
+        .args(args)
+        .output()
+        .expect("run ss (apt-get install iproute2)");
+    assert!(
+        out.status.success(),
+        "ss {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf8")
 }
