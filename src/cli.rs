@@ -202,8 +202,6 @@ impl NetnsArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateMask(pub u32);
 
-/// Every state bit, request socks and bound-inactive included.
-const ALL_STATES: u32 = (1 << 14) - 2;
 /// ss's default: connected states, without SYN_RECV and TIME_WAIT (`SS_CONN` in misc/ss.c).
 const CONNECTED: [State; 7] = [
     State::ESTABLISHED,
@@ -235,7 +233,7 @@ fn parse_state(name: &str) -> Result<StateMask, String> {
         "closing" => &[State::CLOSING],
         "bound_inactive" => &[State::BOUND_INACTIVE],
         "connected" => &CONNECTED[..],
-        "all" => return Ok(StateMask(ALL_STATES)),
+        "all" => return Ok(StateMask(State::ALL_BITS)),
         _ => return Err(format!("unknown state '{name}' (see --help for the names)")),
     };
     let mut bits = mask(states);
@@ -278,7 +276,7 @@ impl ListArgs {
         if !self.state.is_empty() {
             self.state.iter().fold(0, |m, s| m | s.0)
         } else if self.all {
-            ALL_STATES
+            State::ALL_BITS
         } else if self.listening && proto == Proto::Tcp {
             State::LISTEN.bit()
         } else if self.listening {
@@ -352,7 +350,7 @@ mod tests {
         let args = list(&["-tanp"]);
         assert_eq!(args.protocols(), [Proto::Tcp]);
         assert!(args.processes && args.numeric);
-        assert_eq!(args.states(Proto::Tcp), ALL_STATES);
+        assert_eq!(args.states(Proto::Tcp), State::ALL_BITS);
         assert!(args.wants_bound_inactive());
         assert_eq!(args.requests().len(), 2);
     }

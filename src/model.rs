@@ -69,6 +69,10 @@ impl State {
     /// back with state [`State::CLOSE`]. Not in any uapi header.
     pub const BOUND_INACTIVE: State = State(13);
 
+    /// Every request bit, 1 (ESTABLISHED) to 13 (BOUND_INACTIVE). A kernel older than 6.8
+    /// ignores bit 13 silently; SYN_RECV (3) brings NEW_SYN_RECV request socks along.
+    pub const ALL_BITS: u32 = (1 << 14) - 2;
+
     /// The kernel's name without the `TCP_` prefix.
     pub fn name(self) -> &'static str {
         match self.0 {

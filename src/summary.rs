@@ -68,11 +68,12 @@ fn collect(proc_root: &Path) -> Result<Observation> {
     loop {
         attempts += 1;
         let counters = sockstat::read(proc_root)?;
-        let mut obs = census(&mut diag, netns, bound_inactive_dumped, proc_root)?;
+        let mut obs = census(&mut diag, netns, proc_root)?;
         let counters_after = sockstat::read(proc_root)?;
         if reconcile::settled(&counters, &counters_after) || attempts == MAX_ATTEMPTS {
             // The sock_diag socket is open in this namespace; a fake tree does not count it.
             obs.own_sockets = u64::from(proc_root == Path::new("/proc"));
+            obs.bound_inactive_dumped = bound_inactive_dumped;
             obs.counters = counters;
             obs.counters_after = counters_after;
             obs.attempts = attempts;
@@ -98,25 +99,26 @@ impl DumpTroubles {
     }
 }
 
-/// Every TCP state the kernel can dump, bound-inactive included.
-fn tcp_requests(bound_inactive: bool) -> [Request; 2] {
-    let mut states = (1u32 << 12) - 2;
-    if bound_inactive {
-        states |= State::BOUND_INACTIVE.bit();
-    }
-    [Family::Inet, Family::Inet6].map(|family| Request {
+/// The TCP dumps of a namespace: both families, every state.
+const TCP_DUMPS: [Request; 2] = [
+    Request {
         proto: Proto::Tcp,
-        family,
-        states,
-    })
-}
+        family: Family::Inet,
+        states: State::ALL_BITS,
+    },
+    Request {
+        proto: Proto::Tcp,
+        family: Family::Inet6,
+        states: State::ALL_BITS,
+    },
+];
 
-fn census(diag: &mut DiagSocket, netns: u64, bound_inactive: bool, proc_root: &Path) -> Result<Observation> {
+fn census(diag: &mut DiagSocket, netns: u64, proc_root: &Path) -> Result<Observation> {
     // The namespace read: keep the rows that bear on `closed`, remember every inode.
     let mut dumped: HashSet<u32> = HashSet::new();
     let mut close_rows = Vec::new();
     let mut troubles = DumpTroubles::default();
-    for request in tcp_requests(bound_inactive) {
+    for request in TCP_DUMPS {
         let (rows, stats) = diag.dump_all(&request)?;
         troubles.add(&stats);
         for socket in rows {
@@ -144,7 +146,7 @@ fn census(diag: &mut DiagSocket, netns: u64, bound_inactive: bool, proc_root: &P
     }
     let mut other_namespaces = Vec::new();
     for (inode, name, path) in others {
-        let dumped_full = dump_full_sockets(&path, bound_inactive, &mut dumped, &mut troubles).ok();
+        let dumped_full = dump_full_sockets(&path, &mut dumped, &mut troubles).ok();
         other_namespaces.push(OtherNamespace {
             netns: inode,
             name,
@@ -195,7 +197,6 @@ fn census(diag: &mut DiagSocket, netns: u64, bound_inactive: bool, proc_root: &P
     Ok(Observation {
         netns,
         close_rows,
-        bound_inactive_dumped: bound_inactive,
         held,
         other_namespaces,
         processes: scan.stats,
@@ -207,16 +208,11 @@ fn census(diag: &mut DiagSocket, netns: u64, bound_inactive: bool, proc_root: &P
 }
 
 /// Counts the full TCP sockets of the namespace at `path` and adds their inodes to `dumped`.
-fn dump_full_sockets(
-    path: &Path,
-    bound_inactive: bool,
-    dumped: &mut HashSet<u32>,
-    troubles: &mut DumpTroubles,
-) -> Result<u64> {
+fn dump_full_sockets(path: &Path, dumped: &mut HashSet<u32>, troubles: &mut DumpTroubles) -> Result<u64> {
     let file = netns::open(path)?;
     let mut diag = netns::diag_socket_in(&file, path)?;
     let mut full = 0;
-    for request in tcp_requests(bound_inactive) {
+    for request in TCP_DUMPS {
         let (rows, stats) = diag.dump_all(&request)?;
         troubles.add(&stats);
         for socket in rows.iter().filter(|s| reconcile::is_full_socket(s)) {
