@@ -279,6 +279,8 @@ mod tests {
         mk("11", "nginx", &[("7", "socket:[500]")]);
         mk("12", "cat", &[("0", "pipe:[9]")]);
         std::fs::create_dir_all(root.join("self")).expect("self");
+        // A process that exited between readdir and the open of its fd directory.
+        std::fs::create_dir_all(root.join("13")).expect("pid dir");
         let scan = ProcScan::scan(&root, false).expect("scan");
         std::fs::remove_dir_all(&root).expect("cleanup");
         assert_eq!(
@@ -286,7 +288,7 @@ mod tests {
             ScanStats {
                 scanned: 3,
                 denied: 0,
-                vanished: 0
+                vanished: 1
             }
         );
         let owners: Vec<Owner> = scan.owners(500).collect();
