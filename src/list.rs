@@ -83,8 +83,13 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
     if let Some(scan) = &scan
         && scan.stats.denied > 0
     {
+        let why = if rustix::process::geteuid().is_root() {
+            "refused even to root: another user namespace, or a protected process"
+        } else {
+            "run as root to see them all"
+        };
         warn(&format!(
-            "{} of {} processes could not be inspected (permission denied): owners are a lower bound; run as root for all",
+            "{} of {} processes could not be inspected (permission denied): owners are a lower bound; {why}",
             scan.stats.denied,
             scan.stats.denied + scan.stats.scanned
         ));

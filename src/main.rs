@@ -33,6 +33,10 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!("sockdiag: a command is required: list or summary (see sockdiag --help)");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("sockdiag: {}", first_line(&e.to_string()));
             return ExitCode::from(2);

@@ -28,7 +28,7 @@ use crate::model::{Family, Proto, Socket, State};
 pub enum DiagError {
     /// `ENOENT`: the kernel has no sock_diag handler for this family/protocol
     /// (e.g. `raw_diag` not built or loaded).
-    Unsupported { proto: Proto, family: Family },
+    Unsupported { proto: Proto },
     /// The kernel answered the request with another error.
     Kernel {
         proto: Proto,
@@ -48,10 +48,9 @@ pub enum DiagError {
 impl fmt::Display for DiagError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DiagError::Unsupported { proto, family } => write!(
+            DiagError::Unsupported { proto, .. } => write!(
                 f,
-                "{} {} sockets: this kernel has no {}_diag (sock_diag answered ENOENT)",
-                family.name(),
+                "{} sockets: this kernel has no {}_diag (sock_diag answered ENOENT)",
                 proto.name(),
                 proto.name()
             ),
@@ -167,7 +166,7 @@ impl DiagSocket {
                     Frame::Done(code) | Frame::Error(code) => {
                         let errno = -code;
                         return Err(if errno == ENOENT {
-                            DiagError::Unsupported { proto, family }
+                            DiagError::Unsupported { proto }
                         } else {
                             DiagError::Kernel {
                                 proto,

@@ -24,9 +24,14 @@ impl ListFormat {
         };
         write!(
             out,
-            "{:<5} {:<14} {:>6} {:>6} {:<ADDR_WIDTH$} {:<ADDR_WIDTH$}",
-            "Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
+            "{:<5} {:<14} {:>6} {:>6} {:<ADDR_WIDTH$} ",
+            "Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port"
         )?;
+        if extended || processes {
+            write!(out, "{:<ADDR_WIDTH$}", "Peer Address:Port")?;
+        } else {
+            out.write_all(b"Peer Address:Port")?;
+        }
         if extended {
             out.write_all(b" Details")?;
         }

@@ -1,0 +1,1099 @@
+//! `sockdiag list` against real sockets whose every fact is known.
+//!
+//! Each test moves its thread into a private network namespace (`common::enter_private_netns`)
+//! and builds there a [`Population`]: listeners, connected pairs, a half-closed pair, timewait
+//! minisocks in both substates, bound-only TCP sockets, UDP and UNIX sockets. Its ground truth
+//! comes from the sockets themselves, never from sock_diag: inodes from `fstat`, addresses from
+//! `getsockname`/`getpeername`, owners from the fd numbers this process holds. A dump of the
+//! namespace must return exactly that population, so the assertions are exact while the other
+//! tests of this binary run in parallel, each in its own namespace.
+//!
+//! Every socket and pipe here is close-on-exec (std's are; the ones made with rustix use
+//! `SOCK_CLOEXEC`/`O_CLOEXEC`, which is why `common::tcp_socket` is not used): a socket
+//! inherited by a command another test spawns at that moment would be one more owner in `-p`
+//! output, and a pipe read end inherited that way would not close when the test drops it.
+//!
+//! `ss` serves as a live second opinion in the same namespace, with its known blind spot:
+//! iproute2 < 6.8 never shows bound-only TCP sockets (6.8 and later show them as UNCONN).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{self as unix, UnixDatagram, UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use rustix::net::{AddressFamily, SocketFlags, SocketType, ipproto};
+use serde::Deserialize;
+
+const SOCKDIAG: &str = env!("CARGO_BIN_EXE_sockdiag");
+
+/// ss's default filter and sockdiag's default (no `-a`, `-l`, `--state`): connected states,
+/// without SYN_RECV and TIME_WAIT (`SS_CONN` in iproute2's misc/ss.c).
+const CONNECTED: [&str; 7] = [
+    "ESTABLISHED",
+    "SYN_SENT",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "CLOSING",
+];
+
+// ---------------------------------------------------------------------------------------------
+// The JSON contract
+// ---------------------------------------------------------------------------------------------
+
+/// One line of `list --json`, field for field as the man page (`list --help`) documents it. An
+/// unknown field fails the parse, and so does a missing one: `Option` fields are made
+/// required (but nullable) by `deserialize_with`, except `owners`, which only `-p` adds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonRow {
+    proto: String,
+    family: String,
+    state: String,
+    timewait: bool,
+    local: String,
+    peer: String,
+    #[serde(deserialize_with = "Option::deserialize")]
+    peer_inode: Option<u32>,
+    recv_q: u32,
+    send_q: u32,
+    uid: u32,
+    inode: u32,
+    cookie: u64,
+    #[serde(default)]
+    owners: Option<Vec<JsonOwner>>,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonOwner {
+    pid: u32,
+    comm: String,
+    fd: u32,
+}
+
+/// What identifies a row, in a form both the ground truth and sockdiag's output produce.
+/// Queue lengths, uid and cookie are checked apart (they are not known in advance).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    proto: String,
+    family: String,
+    state: String,
+    timewait: bool,
+    local: String,
+    peer: String,
+    peer_inode: Option<u32>,
+    inode: u32,
+}
+
+impl JsonRow {
+    fn key(&self) -> Key {
+        Key {
+            proto: self.proto.clone(),
+            family: self.family.clone(),
+            state: self.state.clone(),
+            timewait: self.timewait,
+            local: self.local.clone(),
+            peer: self.peer.clone(),
+            peer_inode: self.peer_inode,
+            inode: self.inode,
+        }
+    }
+}
+
+/// Runs `sockdiag list --json ARGS` in the calling thread's namespace; every line must parse.
+fn list_json(args: &[&str]) -> Vec<JsonRow> {
+    let args = [&["list", "--json"], args].concat();
+    common::sockdiag_ok(&args)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("sockdiag {args:?}: {e}: {line}")))
+        .collect()
+}
+
+fn sorted_keys(rows: &[JsonRow]) -> Vec<Key> {
+    let mut keys: Vec<Key> = rows.iter().map(JsonRow::key).collect();
+    keys.sort();
+    keys
+}
+
+/// Compares two sorted lists of rows; on a difference, names the rows missing and the rows
+/// unexpected rather than printing two long lists.
+fn assert_same_rows(got: &[Key], want: &[Key], what: &str) {
+    if got == want {
+        return;
+    }
+    let missing: Vec<&Key> = want.iter().filter(|k| !got.contains(k)).collect();
+    let unexpected: Vec<&Key> = got.iter().filter(|k| !want.contains(k)).collect();
+    panic!(
+        "{what}: {} rows, {} expected\nmissing: {missing:#?}\nunexpected: {unexpected:#?}",
+        got.len(),
+        want.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The population: sockets with a known ground truth
+// ---------------------------------------------------------------------------------------------
+
+/// One socket of the population as sockdiag must report it, and the fds of this process that
+/// hold it (none for a timewait minisock).
+#[derive(Debug)]
+struct Expected {
+    key: Key,
+    fds: Vec<u32>,
+    /// (recv_q, send_q) where the test knows them exactly.
+    queues: Option<(u32, u32)>,
+}
+
+/// Sockets built in the calling thread's (private) namespace, kept open as long as this lives.
+struct Population {
+    sockets: Vec<Expected>,
+    held: Vec<OwnedFd>,
+    /// Directory of the path-bound UNIX sockets, removed on drop.
+    dir: PathBuf,
+}
+
+impl Drop for Population {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TCP socket, close-on-exec, bound to `addr` with an explicit port and never used further:
+/// `SOCK_BINDPORT_LOCK` keeps its port, so Linux >= 6.8 dumps it as bound-inactive (CLOSE).
+fn tcp_bound_only(addr: &str) -> (OwnedFd, SocketAddr) {
+    let addr: SocketAddr = addr.parse().expect("addr");
+    let family = if addr.is_ipv6() {
+        AddressFamily::INET6
+    } else {
+        AddressFamily::INET
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        Some(ipproto::TCP),
+    )
+    .expect("socket");
+    rustix::net::bind(&fd, &addr).expect("bind");
+    (fd, addr)
+}
+
+/// How sock_diag prints the far end of an unconnected IP socket: the zero address, port 0.
+fn unspecified(like: SocketAddr) -> SocketAddr {
+    let any = if like.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+    any.parse().expect("addr")
+}
+
+impl Population {
+    fn new(test: &str) -> Population {
+        let dir = std::env::temp_dir().join(format!("sockdiag-list-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        Population {
+            sockets: Vec::new(),
+            held: Vec::new(),
+            dir,
+        }
+    }
+
+    /// A TCP or UDP socket held by every fd of `fds` (the first one and its dups).
+    fn inet(
+        &mut self,
+        proto: &str,
+        state: &str,
+        local: SocketAddr,
+        peer: Option<SocketAddr>,
+        fds: Vec<OwnedFd>,
+    ) -> &mut Expected {
+        let key = Key {
+            proto: proto.into(),
+            family: if local.is_ipv6() { "inet6" } else { "inet" }.into(),
+            state: state.into(),
+            timewait: false,
+            local: local.to_string(),
+            peer: peer.unwrap_or_else(|| unspecified(local)).to_string(),
+            peer_inode: None,
+            inode: common::inode(&fds[0]),
+        };
+        self.keep(key, fds)
+    }
+
+    /// A timewait minisock: no `struct socket`, so inode 0 and no owner.
+    fn timewait(&mut self, state: &str, local: SocketAddr, peer: SocketAddr) {
+        let key = Key {
+            proto: "tcp".into(),
+            family: if local.is_ipv6() { "inet6" } else { "inet" }.into(),
+            state: state.into(),
+            timewait: true,
+            local: local.to_string(),
+            peer: peer.to_string(),
+            peer_inode: None,
+            inode: 0,
+        };
+        self.keep(key, Vec::new()).queues = Some((0, 0));
+    }
+
+    /// A UNIX socket: `local` as sockdiag prints it (path, `@abstract` or `*`), `peer_inode`
+    /// the inode of the socket at the other end if connected.
+    fn unix(&mut self, state: &str, local: &str, peer_inode: Option<u32>, fd: OwnedFd) -> &mut Expected {
+        let key = Key {
+            proto: "unix".into(),
+            family: "unix".into(),
+            state: state.into(),
+            timewait: false,
+            local: local.into(),
+            peer: "*".into(),
+            peer_inode,
+            inode: common::inode(&fd),
+        };
+        self.keep(key, vec![fd])
+    }
+
+    fn keep(&mut self, key: Key, fds: Vec<OwnedFd>) -> &mut Expected {
+        let mut numbers: Vec<u32> = fds.iter().map(common::raw_fd).collect();
+        numbers.sort_unstable();
+        self.held.extend(fds);
+        self.sockets.push(Expected {
+            key,
+            fds: numbers,
+            queues: None,
+        });
+        self.sockets.last_mut().expect("just pushed")
+    }
+
+    /// The expected rows that `keep` selects, sorted.
+    fn keys(&self, keep: impl Fn(&Key) -> bool) -> Vec<Key> {
+        let mut keys: Vec<Key> = self
+            .sockets
+            .iter()
+            .map(|s| s.key.clone())
+            .filter(|k| keep(k))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Runs `sockdiag list --json ARGS` and checks its rows are exactly the expected ones
+    /// that `keep` selects.
+    fn check(&self, args: &[&str], keep: impl Fn(&Key) -> bool) -> Vec<JsonRow> {
+        let rows = list_json(args);
+        assert_same_rows(
+            &sorted_keys(&rows),
+            &self.keys(keep),
+            &format!("sockdiag list --json {args:?}"),
+        );
+        rows
+    }
+
+    fn expected(&self, key: &Key) -> &Expected {
+        self.sockets
+            .iter()
+            .find(|s| &s.key == key)
+            .expect("a known socket")
+    }
+
+    /// Builds the whole population in the calling thread's namespace, which must be private
+    /// (fixed ports, and the dumps must contain nothing else).
+    fn build(test: &str) -> Population {
+        let mut p = Population::new(test);
+
+        // TCP listeners, v4 and v6; the v4 one is dup'ed, so it has two owners.
+        let l4 = TcpListener::bind("127.0.0.1:5000").expect("listen v4");
+        let l6 = TcpListener::bind("[::1]:5001").expect("listen v6");
+
+        // Connected pairs, v4 and v6; both sides are full sockets with an inode.
+        // Five bytes left unread on the v4 server side: its Recv-Q; the client's Send-Q is
+        // empty once they are acked (the sleeps below leave time for that).
+        let (mut c4, s4) = common::connected_pair(&l4);
+        let (c6, s6) = common::connected_pair(&l6);
+        c4.write_all(b"hello").expect("write");
+
+        // A half-closed pair: shutdown(SHUT_WR) sends a FIN but keeps the socket, so the
+        // client is a full socket in FIN_WAIT2 and the server stays in CLOSE_WAIT.
+        let (half_client, half_server) = common::connected_pair(&l4);
+        half_client.shutdown(Shutdown::Write).expect("shutdown");
+
+        // A FIN_WAIT2 minisock: the client closes first and the server keeps its side open;
+        // once the FIN is acked the orphan becomes a timewait minisock, substate FIN_WAIT2.
+        let (fw2_client, fw2_server) = common::connected_pair(&l4);
+        let fw2_local = fw2_client.local_addr().expect("addr");
+        drop(fw2_client);
+
+        // A TIME_WAIT minisock: the client closes first, then the server; the client's
+        // minisock goes FIN_WAIT2 -> TIME_WAIT when the server's FIN arrives.
+        let (tw_client, tw_server) = common::connected_pair(&l4);
+        let tw_local = tw_client.local_addr().expect("addr");
+        drop(tw_client);
+        std::thread::sleep(Duration::from_millis(50)); // FIN and ACK cross lo
+        drop(tw_server); // LAST_ACK, then gone once the client acks
+        std::thread::sleep(Duration::from_millis(50));
+
+        let l4_addr = l4.local_addr().expect("addr");
+        let l6_addr = l6.local_addr().expect("addr");
+        let l4_dup = l4.try_clone().expect("dup"); // F_DUPFD_CLOEXEC
+        p.inet("tcp", "LISTEN", l4_addr, None, vec![l4.into(), l4_dup.into()]);
+        p.inet("tcp", "LISTEN", l6_addr, None, vec![l6.into()]);
+        for (stream, state, queues) in [
+            (c4, "ESTABLISHED", Some((0, 0))),
+            (s4, "ESTABLISHED", Some((5, 0))),
+            (c6, "ESTABLISHED", Some((0, 0))),
+            (s6, "ESTABLISHED", Some((0, 0))),
+            (half_client, "FIN_WAIT2", None),
+            (half_server, "CLOSE_WAIT", None), // the FIN counts in Recv-Q, as in ss
+            (fw2_server, "CLOSE_WAIT", None),
+        ] {
+            let (local, peer) = endpoints(&stream);
+            p.inet("tcp", state, local, Some(peer), vec![stream.into()])
+                .queues = queues;
+        }
+        p.timewait("FIN_WAIT2", fw2_local, l4_addr);
+        p.timewait("TIME_WAIT", tw_local, l4_addr);
+
+        // Bound-only TCP sockets (state CLOSE in the dump).
+        for local in ["127.0.0.1:6000", "[::1]:6001"] {
+            let (fd, local) = tcp_bound_only(local);
+            p.inet("tcp", "CLOSE", local, None, vec![fd]);
+        }
+
+        // UDP: bound (unconnected: CLOSE) and connected (ESTABLISHED), v4 and v6.
+        for (bound, client) in [("127.0.0.1:7000", "127.0.0.1:0"), ("[::1]:7001", "[::1]:0")] {
+            let server = UdpSocket::bind(bound).expect("udp bind");
+            let connected = UdpSocket::bind(client).expect("udp bind");
+            connected
+                .connect(server.local_addr().expect("addr"))
+                .expect("udp connect");
+            let local = server.local_addr().expect("addr");
+            p.inet("udp", "CLOSE", local, None, vec![server.into()]);
+            let local = connected.local_addr().expect("addr");
+            let peer = connected.peer_addr().expect("addr");
+            p.inet("udp", "ESTABLISHED", local, Some(peer), vec![connected.into()]);
+        }
+
+        // UNIX: a stream listener on a path and a connection through it (the accepted side
+        // carries the listener's name; the client is unnamed), a datagram socket bound to an
+        // abstract name, an unbound datagram socket.
+        let path = p.dir.join("stream.sock");
+        let path_name = path.to_str().expect("utf8 path").to_owned();
+        let listener = UnixListener::bind(&path).expect("unix listen");
+        let mut client = UnixStream::connect(&path).expect("unix connect");
+        let (accepted, _) = listener.accept().expect("unix accept");
+        client.write_all(b"sockdiag").expect("write"); // 8 bytes queued on the accepted side
+        let abstract_name = format!("sockdiag-list-{test}");
+        let named = unix::SocketAddr::from_abstract_name(&abstract_name).expect("abstract name");
+        let abstract_dgram = UnixDatagram::bind_addr(&named).expect("unix bind abstract");
+        let unbound = UnixDatagram::unbound().expect("unix dgram");
+        let (client_inode, accepted_inode) = (common::inode(&client), common::inode(&accepted));
+        p.unix("LISTEN", &path_name, None, listener.into());
+        p.unix("ESTABLISHED", &path_name, Some(client_inode), accepted.into())
+            .queues = Some((8, 0));
+        p.unix("ESTABLISHED", "*", Some(accepted_inode), client.into());
+        p.unix("CLOSE", &format!("@{abstract_name}"), None, abstract_dgram.into());
+        p.unix("CLOSE", "*", None, unbound.into());
+        p
+    }
+}
+
+fn endpoints(stream: &TcpStream) -> (SocketAddr, SocketAddr) {
+    (
+        stream.local_addr().expect("addr"),
+        stream.peer_addr().expect("addr"),
+    )
+}
+
+/// The comm of this test process, as `/proc/PID/comm` gives it to sockdiag.
+fn own_comm() -> String {
+    std::fs::read_to_string("/proc/self/comm")
+        .expect("comm")
+        .trim_end()
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// ss, as a live second opinion
+// ---------------------------------------------------------------------------------------------
+
+/// ss's state names (`sstate_name` in misc/ss.c) as the kernel names sockdiag prints.
+fn kernel_state(ss_state: &str) -> &'static str {
+    match ss_state {
+        "ESTAB" => "ESTABLISHED",
+        "SYN-SENT" => "SYN_SENT",
+        "SYN-RECV" => "SYN_RECV",
+        "FIN-WAIT-1" => "FIN_WAIT1",
+        "FIN-WAIT-2" => "FIN_WAIT2",
+        "TIME-WAIT" => "TIME_WAIT",
+        "UNCONN" => "CLOSE",
+        "CLOSE-WAIT" => "CLOSE_WAIT",
+        "LAST-ACK" => "LAST_ACK",
+        "LISTEN" => "LISTEN",
+        "CLOSING" => "CLOSING",
+        other => panic!("unknown ss state {other:?}"),
+    }
+}
+
+/// The shape ss and sockdiag are compared in: state → sorted (tag, inode, local address), the
+/// tag being the protocol for IP sockets and the peer inode (0: none) for UNIX ones.
+type ByState = BTreeMap<String, Vec<(String, u32, String)>>;
+
+fn by_state(rows: impl IntoIterator<Item = (String, String, u32, String)>) -> ByState {
+    let mut map = ByState::new();
+    for (state, proto, inode, local) in rows {
+        map.entry(state).or_default().push((proto, inode, local));
+    }
+    map.values_mut().for_each(|v| v.sort());
+    map
+}
+
+/// `ss -tanue`-style output (Netid column, `-e` details): tcp and udp rows, `ino:N` parsed
+/// from the details.
+fn ss_inet(text: &str) -> ByState {
+    let mut lines = text.lines();
+    let header = lines.next().expect("ss header");
+    assert!(header.starts_with("Netid"), "{header}");
+    by_state(lines.map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let inode = fields
+            .iter()
+            .find_map(|f| f.strip_prefix("ino:"))
+            .unwrap_or_else(|| panic!("no ino: in {line}"));
+        (
+            kernel_state(fields[1]).to_owned(),
+            fields[0].to_owned(),
+            inode.parse().expect("inode"),
+            fields[4].to_owned(),
+        )
+    }))
+}
+
+/// `ss -xa` output: `Netid State Recv-Q Send-Q Local Inode Peer PeerInode`; the local inode
+/// is in the "Port" column.
+fn ss_unix(text: &str) -> ByState {
+    let mut lines = text.lines();
+    let header = lines.next().expect("ss header");
+    assert!(header.starts_with("Netid"), "{header}");
+    by_state(lines.map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields.len(), 8, "ss -x line: {line}");
+        let peer_inode = fields[7].to_owned(); // 0: none
+        (
+            kernel_state(fields[1]).to_owned(),
+            peer_inode,
+            fields[5].parse().expect("inode"),
+            fields[4].to_owned(),
+        )
+    }))
+}
+
+fn sockdiag_inet(rows: &[JsonRow]) -> ByState {
+    by_state(
+        rows.iter()
+            .map(|r| (r.state.clone(), r.proto.clone(), r.inode, r.local.clone())),
+    )
+}
+
+fn sockdiag_unix(rows: &[JsonRow]) -> ByState {
+    by_state(rows.iter().map(|r| {
+        let peer = r.peer_inode.unwrap_or(0).to_string();
+        (r.state.clone(), peer, r.inode, r.local.clone())
+    }))
+}
+
+/// Drops the TCP CLOSE rows (bound-inactive sockets), which ss shows only from iproute2 6.8.
+fn without_tcp_close(mut map: ByState) -> ByState {
+    if let Some(rows) = map.get_mut("CLOSE") {
+        rows.retain(|(proto, _, _)| proto != "tcp");
+        if rows.is_empty() {
+            map.remove("CLOSE");
+        }
+    }
+    map
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------
+
+/// A child process this test started, killed and reaped when dropped (panics included).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a `-p` listing again while `foreign` finds an owner that is not this process.
+///
+/// A command that another test of this binary spawns holds, between fork and exec, a copy of
+/// every fd of this process, the sockets of all tests included (close-on-exec acts at exec
+/// only): for that instant it is a genuine owner, which `-p` rightly shows, named after the
+/// forking test's thread. It is gone within milliseconds; a foreign owner that stays is a bug.
+fn settled<T: std::fmt::Debug>(run: impl Fn() -> T, foreign: impl Fn(&T) -> bool) -> T {
+    let mut listing = run();
+    for _ in 0..20 {
+        if !foreign(&listing) {
+            return listing;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        listing = run();
+    }
+    panic!("owners other than this process stay: {listing:#?}");
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------
+
+/// `-a -p`: every socket of the namespace, exactly, with its owners and the timewait facts.
+#[test]
+fn all_rows_match_the_ground_truth() {
+    if !common::require_root("all_rows_match_the_ground_truth") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("ground-truth");
+    let rows = settled(
+        || p.check(&["-tux", "-a", "-p"], |_| true),
+        |rows| {
+            rows.iter()
+                .flat_map(|r| r.owners.iter().flatten())
+                .any(|o| o.pid != std::process::id())
+        },
+    );
+
+    let comm = own_comm();
+    for row in &rows {
+        assert_eq!(row.uid, 0, "created by root: {row:?}");
+        assert_eq!(
+            row.timewait,
+            row.inode == 0,
+            "only timewait minisocks lack an inode here: {row:?}"
+        );
+        if row.timewait {
+            assert!(matches!(row.state.as_str(), "TIME_WAIT" | "FIN_WAIT2"), "{row:?}");
+        }
+        let expected = p.expected(&row.key());
+        if let Some(queues) = expected.queues {
+            assert_eq!((row.recv_q, row.send_q), queues, "queues of {row:?}");
+        }
+        // Every fd of this process that holds the socket, in fd order; none for a minisock.
+        let want: Vec<JsonOwner> = expected
+            .fds
+            .iter()
+            .map(|&fd| JsonOwner {
+                pid: std::process::id(),
+                comm: comm.clone(),
+                fd,
+            })
+            .collect();
+        assert_eq!(row.owners.as_deref(), Some(&want[..]), "owners of {row:?}");
+    }
+    assert_eq!(rows.iter().filter(|r| r.timewait).count(), 2, "the two minisocks");
+    // sock_diag hands out a cookie for every socket; (cookie, inode) tells rows apart.
+    let mut ids: Vec<(u64, u32)> = rows.iter().map(|r| (r.cookie, r.inode)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), rows.len(), "{rows:#?}");
+    assert!(ids.iter().all(|&(cookie, _)| cookie != 0));
+    let dup = rows
+        .iter()
+        .find(|r| r.state == "LISTEN" && r.family == "inet")
+        .expect("v4 listener");
+    assert_eq!(
+        dup.owners.as_ref().map(Vec::len),
+        Some(2),
+        "both fds of the dup'ed listener"
+    );
+
+    // Without -p there is no `owners` key at all.
+    let rows = list_json(&["-tux", "-a"]);
+    assert!(rows.iter().all(|r| r.owners.is_none()), "owners without -p");
+}
+
+/// The same namespace through live `ss`, state by state: `-a` views and the default views.
+#[test]
+fn rows_match_live_ss() {
+    if !common::require_root("rows_match_live_ss") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("versus-ss");
+
+    // TCP and UDP (`ss -tanue` lists both), every state.
+    let ours = without_tcp_close(sockdiag_inet(&list_json(&["-tu", "-a"])));
+    let theirs = without_tcp_close(ss_inet(&common::ss(&["-tanue"])));
+    assert_eq!(ours, theirs, "sockdiag list -tu -a vs ss -tanue");
+    // Not vacuous: the whole population but bound-only sockets, in each of its states.
+    let seen = |map: &ByState| map.values().map(Vec::len).sum::<usize>();
+    let ip = |k: &Key| k.proto != "unix" && !(k.proto == "tcp" && k.state == "CLOSE");
+    assert_eq!(seen(&ours), p.keys(ip).len());
+    let states: Vec<&str> = ours.keys().map(String::as_str).collect();
+    assert_eq!(
+        states,
+        [
+            "CLOSE",
+            "CLOSE_WAIT",
+            "ESTABLISHED",
+            "FIN_WAIT2",
+            "LISTEN",
+            "TIME_WAIT"
+        ]
+    );
+
+    // ss -uane alone (no Netid column): the UDP part.
+    let mut udp: Vec<(String, u32, String)> = common::ss(&["-uane"])
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let inode = f.iter().find_map(|f| f.strip_prefix("ino:")).expect("ino:");
+            (
+                kernel_state(f[0]).to_owned(),
+                inode.parse().expect("inode"),
+                f[3].to_owned(),
+            )
+        })
+        .collect();
+    let mut udp_ours: Vec<(String, u32, String)> = list_json(&["-u", "-a"])
+        .into_iter()
+        .map(|r| (r.state, r.inode, r.local))
+        .collect();
+    udp.sort();
+    udp_ours.sort();
+    assert_eq!(udp_ours, udp, "sockdiag list -u -a vs ss -uane");
+    assert_eq!(udp.len(), p.keys(|k| k.proto == "udp").len());
+
+    // Default views: connected states only, on both sides.
+    let ours = sockdiag_inet(&list_json(&["-tu"]));
+    let theirs = ss_inet(&common::ss(&["-tnue"]));
+    assert_eq!(ours, theirs, "sockdiag list -tu vs ss -tnue");
+    assert_eq!(
+        seen(&ours),
+        p.keys(|k| ip(k) && CONNECTED.contains(&k.state.as_str())).len()
+    );
+
+    // UNIX: `ss -xa` and `ss -x`, peer inodes included.
+    let ours = sockdiag_unix(&list_json(&["-x", "-a"]));
+    let theirs = ss_unix(&common::ss(&["-xa"]));
+    assert_eq!(ours, theirs, "sockdiag list -x -a vs ss -xa");
+    assert_eq!(seen(&ours), p.keys(|k| k.proto == "unix").len());
+    let ours = sockdiag_unix(&list_json(&["-x"]));
+    let theirs = ss_unix(&common::ss(&["-x"]));
+    assert_eq!(ours, theirs, "sockdiag list -x vs ss -x");
+    assert_eq!(
+        seen(&ours),
+        p.keys(|k| k.proto == "unix" && k.state == "ESTABLISHED").len()
+    );
+}
+
+/// No -a: connected states only; the FIN_WAIT2 minisock is one (as in ss), TIME_WAIT is not.
+#[test]
+fn default_lists_connected_states_only() {
+    if !common::require_root("default_lists_connected_states_only") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("default");
+    let rows = p.check(&["-tux"], |k| CONNECTED.contains(&k.state.as_str()));
+    for row in &rows {
+        assert!(
+            !matches!(row.state.as_str(), "LISTEN" | "TIME_WAIT" | "CLOSE"),
+            "{row:?}"
+        );
+    }
+    // What the default leaves out does exist in the namespace.
+    assert_eq!(list_json(&["-tux", "-a"]).len(), p.sockets.len());
+}
+
+/// -l: TCP listeners only; for UDP and UNIX, unconnected sockets too (as ss does).
+#[test]
+fn listening_lists_listeners_only() {
+    if !common::require_root("listening_lists_listeners_only") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("listening");
+    let rows = p.check(&["-t", "-l"], |k| k.proto == "tcp" && k.state == "LISTEN");
+    assert_eq!(rows.len(), 2, "v4 and v6 listeners");
+    p.check(&["-tux", "-l"], |k| {
+        k.state == "LISTEN" || (k.proto != "tcp" && k.state == "CLOSE")
+    });
+}
+
+/// --state selects exactly its rows; timewait minisocks are told from full sockets.
+#[test]
+fn state_filters_select_exact_rows() {
+    if !common::require_root("state_filters_select_exact_rows") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("states");
+
+    // No protocol flag: every protocol is asked (raw may add a notice on stderr).
+    let rows = p.check(&["--state", "time-wait"], |k| k.state == "TIME_WAIT");
+    assert!(
+        rows.len() == 1 && rows[0].timewait && rows[0].inode == 0,
+        "{rows:?}"
+    );
+
+    // FIN_WAIT2: the half-closed full socket and the minisock, told apart by `timewait`.
+    let rows = p.check(&["--state", "fin_wait2"], |k| k.state == "FIN_WAIT2");
+    let mut kinds: Vec<(bool, bool)> = rows.iter().map(|r| (r.timewait, r.inode == 0)).collect();
+    kinds.sort();
+    assert_eq!(kinds, [(false, false), (true, true)], "{rows:?}");
+
+    // bound-inactive: the bound-only TCP sockets, reported as CLOSE.
+    let rows = p.check(&["--state", "bound-inactive"], |k| {
+        k.proto == "tcp" && k.state == "CLOSE"
+    });
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| !r.timewait && r.inode != 0), "{rows:?}");
+
+    // Repeated --state adds up; `close` also means bound-inactive for TCP.
+    p.check(&["-t", "--state", "listen", "--state", "time-wait"], |k| {
+        k.proto == "tcp" && matches!(k.state.as_str(), "LISTEN" | "TIME_WAIT")
+    });
+    p.check(&["-tux", "--state", "close"], |k| k.state == "CLOSE");
+}
+
+/// -4 / -6 restrict families (and drop UNIX); -x is UNIX only; -t -6 combines.
+#[test]
+fn family_and_protocol_selection() {
+    if !common::require_root("family_and_protocol_selection") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("families");
+    p.check(&["-4", "-a"], |k| k.family == "inet");
+    p.check(&["-6", "-a"], |k| k.family == "inet6");
+    p.check(&["-x", "-a"], |k| k.proto == "unix");
+    p.check(&["-t", "-6", "-a"], |k| k.proto == "tcp" && k.family == "inet6");
+    p.check(&["-u", "-4", "-a"], |k| k.proto == "udp" && k.family == "inet");
+}
+
+/// The table: a header, then one row per socket; `-e` adds `ino:N`, `-p` the owners.
+#[test]
+fn table_output() {
+    if !common::require_root("table_output") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("table");
+
+    let own = format!("pid={},", std::process::id());
+    let text = settled(
+        || common::sockdiag_ok(&["list", "-tux", "-a", "-e", "-p"]),
+        |text| {
+            text.match_indices("pid=")
+                .any(|(at, _)| !text[at..].starts_with(&own))
+        },
+    );
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    assert!(
+        header.starts_with("Netid State") && header.ends_with("Peer Address:Port        Details Process"),
+        "{header:?}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), p.sockets.len(), "one row per socket:\n{text}");
+
+    // Each socket's inode appears in exactly one row (the two minisocks share ino:0).
+    for socket in &p.sockets {
+        let ino = format!(" ino:{} ", socket.key.inode);
+        let matching: Vec<&&str> = rows.iter().filter(|r| r.contains(&ino)).collect();
+        let want = if socket.key.timewait { 2 } else { 1 };
+        assert_eq!(matching.len(), want, "{ino}in\n{text}");
+        assert!(
+            matching[0].starts_with(&format!("{:<5} ", socket.key.proto)),
+            "{}",
+            matching[0]
+        );
+    }
+    for row in rows.iter().filter(|r| r.contains(" ino:0 ")) {
+        assert!(row.contains(" timewait") && !row.contains("users:"), "{row}");
+    }
+
+    // The dup'ed listener: both owners, in fd order, ss's users:((...)) syntax.
+    let listener = p
+        .sockets
+        .iter()
+        .find(|s| s.key.state == "LISTEN" && s.key.family == "inet")
+        .expect("v4");
+    let (comm, pid) = (own_comm(), std::process::id());
+    let users = format!(
+        "users:((\"{comm}\",pid={pid},fd={}),(\"{comm}\",pid={pid},fd={}))",
+        listener.fds[0], listener.fds[1]
+    );
+    let row = rows
+        .iter()
+        .find(|r| r.contains(&format!(" ino:{} ", listener.key.inode)))
+        .expect("listener row");
+    assert!(
+        row.starts_with("tcp   LISTEN ") && row.ends_with(&users),
+        "{row}\nwant {users}"
+    );
+
+    // Without -e and -p: no details, no owners, same rows.
+    let text = common::sockdiag_ok(&["list", "-tux", "-a"]);
+    assert!(!text.contains("ino:") && !text.contains("users:"), "{text}");
+    assert_eq!(
+        text.lines().next(),
+        Some(header.trim_end_matches(" Details Process").trim_end()),
+        "the last column is not padded"
+    );
+    assert_eq!(text.lines().count(), p.sockets.len() + 1);
+}
+
+/// --netns /proc/PID/ns/net lists that namespace (held here by a `sleep` child), not ours.
+#[test]
+fn netns_option_reads_another_namespace() {
+    if !common::require_root("netns_option_reads_another_namespace") {
+        return;
+    }
+    common::enter_private_netns();
+    let ours = TcpListener::bind("127.0.0.1:5000").expect("listen");
+
+    // Another private namespace, entered by a helper thread that leaves behind a listener on
+    // the same address and a child process holding the namespace.
+    let (theirs, child, their_netns) = std::thread::spawn(|| {
+        common::enter_private_netns();
+        let listener = TcpListener::bind("127.0.0.1:5000").expect("listen");
+        let child = Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+        (listener, KillOnDrop(child), common::current_netns())
+    })
+    .join()
+    .expect("netns thread");
+    assert_ne!(their_netns, common::current_netns());
+    let path = format!("/proc/{}/ns/net", child.0.id());
+
+    let rows = list_json(&["-t", "-l", "--netns", &path]);
+    let inodes: Vec<u32> = rows.iter().map(|r| r.inode).collect();
+    assert_eq!(inodes, [common::inode(&theirs)], "--netns {path}: {rows:?}");
+    let rows = list_json(&["-t", "-l"]);
+    let inodes: Vec<u32> = rows.iter().map(|r| r.inode).collect();
+    assert_eq!(inodes, [common::inode(&ours)], "own namespace: {rows:?}");
+    drop(child);
+}
+
+/// A missing namespace is an error: exit 2, one line naming it, nothing on stdout.
+#[test]
+fn missing_netns_is_an_error() {
+    let out = common::sockdiag(&["list", "--netns", "nosuch-sockdiag-test"]);
+    let err = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{err:?}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].starts_with("sockdiag: ") && err[0].contains("nosuch-sockdiag-test"),
+        "{err:?}"
+    );
+}
+
+/// -w: without raw_diag, a one-line notice and success, and the other protocols still listed;
+/// with it, the raw socket made here is listed. Both outcomes are checked for.
+#[test]
+fn raw_without_raw_diag_is_a_notice() {
+    if !common::require_root("raw_without_raw_diag_is_a_notice") {
+        return;
+    }
+    common::enter_private_netns();
+    let p = Population::build("raw");
+    let raw = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC,
+        Some(ipproto::ICMP),
+    )
+    .expect("raw socket");
+
+    let out = common::sockdiag(&["list", "-w", "-a", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = stderr_lines(&out);
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    let has_raw_diag = err.is_empty();
+    if has_raw_diag {
+        let rows: Vec<(String, u32)> = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<JsonRow>(l).expect("json"))
+            .map(|r| (r.proto, r.inode))
+            .collect();
+        assert_eq!(rows, [("raw".to_owned(), common::inode(&raw))], "{stdout}");
+    } else {
+        eprintln!("this kernel has no raw_diag: {err:?}");
+        assert_eq!(err.len(), 1, "one notice for both families: {err:?}");
+        assert!(
+            err[0].starts_with("sockdiag: ") && err[0].contains("raw"),
+            "{err:?}"
+        );
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+
+    // -tw: the TCP sockets are still listed, exactly.
+    let out = common::sockdiag(&["list", "-tw", "-a", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stderr_lines(&out).len(), usize::from(!has_raw_diag));
+    let rows: Vec<JsonRow> = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .filter(|r: &JsonRow| r.proto == "tcp")
+        .collect();
+    assert_same_rows(
+        &sorted_keys(&rows),
+        &p.keys(|k| k.proto == "tcp"),
+        "sockdiag list -tw -a",
+    );
+}
+
+/// Output to a pipe whose reader is gone: quiet success, as `sockdiag list | head` needs.
+#[test]
+fn closed_stdout_pipe_is_quiet_success() {
+    if !common::require_root("closed_stdout_pipe_is_quiet_success") {
+        return;
+    }
+    common::enter_private_netns();
+
+    // The reader closed before sockdiag starts: the first write fails with EPIPE.
+    let _pair = UnixStream::pair().expect("socketpair");
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    drop(reader);
+    let out = Command::new(SOCKDIAG)
+        .args(["list", "-x", "-a", "--json"])
+        .stdout(Stdio::from(writer))
+        .output()
+        .expect("run sockdiag");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    // The reader reads one line of a listing bigger than the pipe, then goes away
+    // (`| head -1`): sockdiag is blocked mid-listing when its pipe closes.
+    const PAIRS: usize = 3000;
+    let pairs: Vec<(UnixStream, UnixStream)> = (0..PAIRS)
+        .map(|_| UnixStream::pair().expect("socketpair"))
+        .collect();
+    let mut child = Command::new(SOCKDIAG)
+        .args(["list", "-x", "-a"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sockdiag");
+    let stdout = child.stdout.take().expect("stdout");
+    // Rows have fixed-width columns (84 bytes and a newline at least): the listing is more
+    // than the pipe and the line reader's buffer hold, so sockdiag cannot be done writing.
+    let pipe_size = rustix::pipe::fcntl_getpipe_size(&stdout).expect("F_GETPIPE_SZ");
+    let listing = 2 * PAIRS * 85;
+    assert!(
+        listing > 2 * (pipe_size + 8 * 1024),
+        "{listing} vs pipe {pipe_size}"
+    );
+    let mut reader = BufReader::new(stdout);
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("read");
+    assert!(first.starts_with("Netid State"), "{first:?}");
+    drop(reader);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert_eq!(stderr, "");
+    drop(pairs);
+}
+
+/// Usage errors: exit 2 and exactly one line on stderr, `sockdiag: ` first.
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for (args, names) in [
+        (&["list", "--bogus"][..], &["--bogus"][..]),
+        (&["list", "--state", "nosuch"], &["nosuch"]),
+        (&["list", "-a", "-l"], &["--all", "--listening"]),
+        (&["list", "-4", "-6"], &["--ipv4", "--ipv6"]),
+        (&[], &["list or summary"]),
+        (&["frobnicate"], &["frobnicate"]),
+        (&["summary", "--ss"], &["--ss"]),
+    ] {
+        let out = common::sockdiag(args);
+        let err = stderr_lines(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.len(), 1, "{args:?}: {err:?}");
+        assert!(err[0].starts_with("sockdiag: "), "{args:?}: {err:?}");
+        for name in names {
+            assert!(err[0].contains(name), "{args:?}: {err:?} should name {name}");
+        }
+    }
+}
+
+/// As an ordinary user the sockets are all listed but root's fd tables are closed: owners are
+/// missing and stderr says how many processes could not be inspected.
+#[test]
+fn ordinary_user_gets_a_lower_bound() {
+    if !common::require_root("ordinary_user_gets_a_lower_bound") {
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "setpriv (util-linux) is missing; .ci/setup installs it"
+        );
+        eprintln!("SKIPPED ordinary_user_gets_a_lower_bound: no setpriv (util-linux)");
+        return;
+    }
+    common::enter_private_netns();
+    let listener = TcpListener::bind("127.0.0.1:5000").expect("listen");
+    let fd = common::raw_fd(&listener);
+    let ino = common::inode(&listener);
+
+    // As root: the owner (this process) is shown.
+    let text = common::sockdiag_ok(&["list", "-t", "-l", "-p", "-e"]);
+    let owner = format!("pid={},fd={fd})", std::process::id());
+    assert!(text.contains(&owner), "root sees the owner:\n{text}");
+
+    // As nobody (uid and gid 65534, no groups).
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", SOCKDIAG])
+        .args(["list", "-tp", "-a", "-e"])
+        .output()
+        .expect("run setpriv");
+    let err = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{err:?}");
+    let notice: Vec<&String> = err
+        .iter()
+        .filter(|l| l.contains("could not be inspected"))
+        .collect();
+    assert_eq!(notice.len(), 1, "{err:?}");
+    // "sockdiag: N of M processes could not be inspected ...": at least this one, as root.
+    let denied: u32 = notice[0]
+        .strip_prefix("sockdiag: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{notice:?}"));
+    assert!(denied >= 1, "{notice:?}");
+
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let row = text
+        .lines()
+        .find(|l| l.contains(&format!(" ino:{ino} ")))
+        .unwrap_or_else(|| panic!("the listener is still listed:\n{text}"));
+    assert!(row.contains(" uid:0 ") && !row.contains("users:"), "{row}");
+}
