@@ -157,29 +157,31 @@ fn census(diag: &mut DiagSocket, netns: u64, proc_root: &Path) -> Result<Observa
     // Sockets held by processes that no dump returned: the TCP ones are TCP_CLOSE sockets
     // without a port. Ask each socket which namespace it was created in.
     let mut held = Vec::new();
-    let mut seen = HashSet::new();
-    for fd in &scan.sockets {
-        if dumped.contains(&fd.inode) || !seen.insert(fd.inode) {
+    for holders in scan.sockets.chunk_by(|a, b| a.inode == b.inode) {
+        let inode = holders[0].inode;
+        if dumped.contains(&inode) {
             continue;
         }
-        let family = match scan.protocol(fd).as_deref() {
-            Ok("TCP") => Family::Inet,
-            Ok("TCPv6") => Family::Inet6,
+        let family = match holders.iter().find_map(|fd| scan.protocol(fd).ok()).as_deref() {
+            Some("TCP") => Family::Inet,
+            Some("TCPv6") => Family::Inet6,
             _ => continue,
         };
-        let owners: Vec<_> = scan.owners(fd.inode).collect();
-        let from_socket = scan
-            .sockets_of(fd.inode)
-            .find_map(|holder| sys::socket_netns(scan.process(holder).pid, holder.fd).ok());
+        let from_socket = holders
+            .iter()
+            .find_map(|fd| sys::socket_netns(scan.process(fd).pid, fd.fd).ok());
         let netns = match from_socket {
             Some(inode) => Some((inode, NetnsSource::Socket)),
-            None => scan.process(fd).netns.map(|inode| (inode, NetnsSource::Process)),
+            None => holders
+                .iter()
+                .find_map(|fd| scan.process(fd).netns)
+                .map(|inode| (inode, NetnsSource::Process)),
         };
         held.push(HeldTcp {
-            inode: fd.inode,
+            inode,
             family,
             netns,
-            owners,
+            owners: scan.owners(inode).collect(),
         });
     }
 
