@@ -258,7 +258,12 @@ pub fn reconcile(obs: &Observation) -> Report {
         unexplained: figures.closed - explained as i64,
     };
 
-    let not_entered = other.iter().filter(|o| o.tcp.is_none()).count();
+    // Counted from the observation: a namespace not entered may still have sockets placed in it.
+    let not_entered = obs
+        .other_namespaces
+        .iter()
+        .filter(|o| o.dumped_full.is_none())
+        .count();
     let notes = notes(
         obs,
         &closed,
@@ -325,7 +330,7 @@ fn notes(
     }
     if not_entered > 0 {
         notes.push(format!(
-            "{not_entered} other network namespace(s) could not be entered: their TCP sockets are in unexplained"
+            "{not_entered} other network namespace(s) could not be entered: their TCP sockets are in unexplained, but for those held by a process we could inspect"
         ));
     }
     if unknown_netns > 0 {
