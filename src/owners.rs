@@ -15,11 +15,15 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
 use crate::model::Owner;
+
+/// Threads of the `/proc` walk at most.
+const MAX_WORKERS: usize = 4;
 
 /// One socket file descriptor of one process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,10 +75,6 @@ impl ProcScan {
         )
         .map_err(|e| io::Error::other(format!("{}: {e}", proc_root.display())))?;
         let own_pid = std::process::id();
-        let mut scan = ProcScan {
-            proc_root: proc_root.to_owned(),
-            ..ProcScan::default()
-        };
         let mut pids = Vec::new();
         let mut dir = Dir::read_from(&root)?;
         while let Some(entry) = dir.read() {
@@ -84,23 +84,50 @@ impl ProcScan {
                 pids.push(pid);
             }
         }
-        pids.sort_unstable(); // owners then come out in pid order
-        for pid in pids {
-            let kept = scan.sockets.len();
-            let outcome = scan_process(&root, pid, with_netns, &mut scan);
-            if outcome.is_err() {
-                scan.sockets.truncate(kept); // a process half read is not kept
-            }
-            match outcome {
-                Ok(()) => scan.stats.scanned += 1,
-                Err(Errno::NOENT | Errno::SRCH) => scan.stats.vanished += 1,
-                // An exiting process refuses its fd table too: that one has vanished.
-                Err(Errno::ACCESS | Errno::PERM) if is_exiting(&root, pid) => scan.stats.vanished += 1,
-                Err(Errno::ACCESS | Errno::PERM) => scan.stats.denied += 1,
-                Err(e) => return Err(io::Error::other(format!("{}/{pid}: {e}", proc_root.display()))),
-            }
+
+        // Reading fd links is kernel work (dentry lookups in procfs): one thread per core,
+        // each taking the next process, with its own partial scan.
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS));
+        let parts: Vec<Result<ProcScan, (u32, Errno)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut part = ProcScan::default();
+                        while let Some(&pid) = pids.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            scan_or_count(&root, pid, with_netns, &mut part).map_err(|e| (pid, e))?;
+                        }
+                        Ok(part)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+
+        let mut scan = ProcScan {
+            proc_root: proc_root.to_owned(),
+            ..ProcScan::default()
+        };
+        for part in parts {
+            let part =
+                part.map_err(|(pid, e)| io::Error::other(format!("{}/{pid}: {e}", proc_root.display())))?;
+            let offset = scan.processes.len() as u32;
+            scan.sockets.extend(part.sockets.into_iter().map(|s| SocketFd {
+                process: s.process + offset,
+                ..s
+            }));
+            scan.processes.extend(part.processes);
+            scan.stats.scanned += part.stats.scanned;
+            scan.stats.denied += part.stats.denied;
+            scan.stats.vanished += part.stats.vanished;
         }
-        scan.sockets.sort_unstable();
+        // By inode, then owners in pid order.
+        let processes = &scan.processes;
+        scan.sockets
+            .sort_unstable_by_key(|s| (s.inode, processes[s.process as usize].pid, s.fd));
         Ok(scan)
     }
 
@@ -139,6 +166,25 @@ impl ProcScan {
             .unwrap_or(&name[..len]);
         Ok(String::from_utf8_lossy(name).into_owned())
     }
+}
+
+/// Scans one process into `part`, counting it as scanned, vanished or denied; only an
+/// unexpected error is returned.
+fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan) -> Result<(), Errno> {
+    let kept = part.sockets.len();
+    let outcome = scan_process(root, pid, with_netns, part);
+    if outcome.is_err() {
+        part.sockets.truncate(kept); // a process half read is not kept
+    }
+    match outcome {
+        Ok(()) => part.stats.scanned += 1,
+        Err(Errno::NOENT | Errno::SRCH) => part.stats.vanished += 1,
+        // An exiting process refuses its fd table too: that one has vanished.
+        Err(Errno::ACCESS | Errno::PERM) if is_exiting(root, pid) => part.stats.vanished += 1,
+        Err(Errno::ACCESS | Errno::PERM) => part.stats.denied += 1,
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 fn scan_process(root: &OwnedFd, pid: u32, with_netns: bool, scan: &mut ProcScan) -> Result<(), Errno> {
