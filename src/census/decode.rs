@@ -221,6 +221,35 @@ mod tests {
         assert_eq!(row.inode, 0);
     }
 
+    /// A connected unix stream socket bound to the abstract name "\0db\0x", as
+    /// `sk_diag_fill` (net/unix/diag.c) writes it for UDIAG_SHOW_NAME|PEER|RQLEN|UID.
+    #[rustfmt::skip]
+    const UNIX_ABSTRACT: [u8; 56] = [
+        1,              // udiag_family AF_UNIX
+        1,              // udiag_type SOCK_STREAM
+        1,              // udiag_state TCP_ESTABLISHED
+        0,              // pad
+        0x39, 0x30, 0, 0, // udiag_ino 12345
+        7, 0, 0, 0, 0, 0, 0, 0, // udiag_cookie: low 7, high 0
+        9, 0, 0, 0, 0, b'd', b'b', 0, b'x', 0, 0, 0, // UNIX_DIAG_NAME (0), 5 bytes, padded
+        8, 0, 2, 0, 0x3a, 0x30, 0, 0,  // UNIX_DIAG_PEER (2): 12346
+        12, 0, 4, 0, 3, 0, 0, 0, 0, 0, 0, 0, // UNIX_DIAG_RQLEN (4): rq 3, wq 0
+        8, 0, 7, 0, 0xe8, 0x03, 0, 0,  // UNIX_DIAG_UID (7): 1000
+    ];
+
+    #[test]
+    fn unix_socket_with_abstract_name() {
+        let row = decode_row(Proto::Unix, &UNIX_ABSTRACT).expect("decodes");
+        assert_eq!(row.state, State::ESTABLISHED);
+        assert_eq!(
+            row.local.to_string(),
+            "@db@x",
+            "embedded NULs print as @, as ss does"
+        );
+        assert_eq!((row.inode, row.peer_inode, row.cookie), (12345, 12346, 7));
+        assert_eq!((row.recv_q, row.send_q, row.uid), (3, 0, 1000));
+    }
+
     #[test]
     fn short_message_is_a_decode_error() {
         assert!(decode_row(Proto::Tcp, &TIMEWAIT_FIN_WAIT2[..40]).is_err());
