@@ -259,12 +259,16 @@ pub fn reconcile(obs: &Observation) -> Report {
     };
 
     // Counted from the observation: a namespace not entered may still have sockets placed in it.
+    let saved_ss = obs
+        .saved_ss
+        .as_ref()
+        .map(|saved| saved_ss::compare(saved, &figures));
     let not_entered = obs
         .other_namespaces
         .iter()
         .filter(|o| o.dumped_full.is_none())
         .count();
-    let notes = notes(
+    let mut notes = notes(
         obs,
         &closed,
         &consistency,
@@ -273,6 +277,18 @@ pub fn reconcile(obs: &Observation) -> Report {
         by_process,
         (tw_time_wait, tw_fin_wait2),
     );
+    let moved: Vec<&str> = saved_ss
+        .iter()
+        .flatten()
+        .filter(|f| f.diff != 0)
+        .map(|f| f.figure)
+        .collect();
+    if !moved.is_empty() {
+        notes.push(format!(
+            "the saved ss -s differs from the live figures ({}): sockets changed since it was taken; the terms above explain the live ones",
+            moved.join(", ")
+        ));
+    }
 
     Report {
         netns: obs.netns,
@@ -667,6 +683,43 @@ mod tests {
         ] {
             assert!(notes.contains(expected), "{expected:?} not in\n{notes}");
         }
+    }
+
+    #[test]
+    fn saved_ss_is_compared_with_the_printed_figures() {
+        let mut obs = observation();
+        obs.saved_ss = Some(SavedSs {
+            total: Some(29),
+            closed: Some(10),
+            ..SavedSs::default()
+        });
+        let report = reconcile(&obs);
+        let rows = report.saved_ss.expect("compared");
+        assert_eq!(
+            rows,
+            [
+                FigureComparison {
+                    figure: "total",
+                    saved: 29,
+                    live: 29,
+                    diff: 0
+                },
+                FigureComparison {
+                    figure: "closed",
+                    saved: 10,
+                    live: 17,
+                    diff: 7
+                }
+            ]
+        );
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("differs from the live figures (closed)")),
+            "{:?}",
+            report.notes
+        );
     }
 
     #[test]

@@ -92,7 +92,11 @@ pub fn human(out: &mut impl Write, report: &Report, all: bool) -> io::Result<()>
                 row.figure.to_owned(),
                 row.saved.to_string(),
                 row.live.to_string(),
-                format!("{:+}", row.diff),
+                if row.diff == 0 {
+                    "0".to_owned()
+                } else {
+                    format!("{:+}", row.diff)
+                },
             ]);
         }
         write_table(out, table, &[1, 2, 3])?;
