@@ -563,10 +563,9 @@ fn stderr_lines(out: &Output) -> Vec<String> {
 /// `-a -p`: every socket of the namespace, exactly, with its owners and the timewait facts.
 #[test]
 fn all_rows_match_the_ground_truth() {
-    if !common::require_root("all_rows_match_the_ground_truth") {
+    if !common::private_netns("all_rows_match_the_ground_truth") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("ground-truth");
     let rows = settled(
         || p.check(&["-tux", "-a", "-p"], |_| true),
@@ -629,10 +628,9 @@ fn all_rows_match_the_ground_truth() {
 /// The same namespace through live `ss`, state by state: `-a` views and the default views.
 #[test]
 fn rows_match_live_ss() {
-    if !common::require_root("rows_match_live_ss") {
+    if !common::private_netns("rows_match_live_ss") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("versus-ss");
 
     // TCP and UDP (`ss -tanue` lists both), every state.
@@ -705,10 +703,9 @@ fn rows_match_live_ss() {
 /// No -a: connected states only; the FIN_WAIT2 minisock is one (as in ss), TIME_WAIT is not.
 #[test]
 fn default_lists_connected_states_only() {
-    if !common::require_root("default_lists_connected_states_only") {
+    if !common::private_netns("default_lists_connected_states_only") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("default");
     let rows = p.check(&["-tux"], |k| CONNECTED.contains(&k.state.as_str()));
     for row in &rows {
@@ -724,10 +721,9 @@ fn default_lists_connected_states_only() {
 /// -l: TCP listeners only; for UDP and UNIX, unconnected sockets too (as ss does).
 #[test]
 fn listening_lists_listeners_only() {
-    if !common::require_root("listening_lists_listeners_only") {
+    if !common::private_netns("listening_lists_listeners_only") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("listening");
     let rows = p.check(&["-t", "-l"], |k| k.proto == "tcp" && k.state == "LISTEN");
     assert_eq!(rows.len(), 2, "v4 and v6 listeners");
@@ -739,10 +735,9 @@ fn listening_lists_listeners_only() {
 /// --state selects exactly its rows; timewait minisocks are told from full sockets.
 #[test]
 fn state_filters_select_exact_rows() {
-    if !common::require_root("state_filters_select_exact_rows") {
+    if !common::private_netns("state_filters_select_exact_rows") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("states");
 
     // No protocol flag: every protocol is asked (raw may add a notice on stderr).
@@ -775,10 +770,9 @@ fn state_filters_select_exact_rows() {
 /// -4 / -6 restrict families (and drop UNIX); -x is UNIX only; -t -6 combines.
 #[test]
 fn family_and_protocol_selection() {
-    if !common::require_root("family_and_protocol_selection") {
+    if !common::private_netns("family_and_protocol_selection") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("families");
     p.check(&["-4", "-a"], |k| k.family == "inet");
     p.check(&["-6", "-a"], |k| k.family == "inet6");
@@ -790,10 +784,9 @@ fn family_and_protocol_selection() {
 /// The table: a header, then one row per socket; `-e` adds `ino:N`, `-p` the owners.
 #[test]
 fn table_output() {
-    if !common::require_root("table_output") {
+    if !common::private_netns("table_output") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("table");
 
     let own = format!("pid={},", std::process::id());
@@ -863,10 +856,9 @@ fn table_output() {
 /// --netns /proc/PID/ns/net lists that namespace (held here by a `sleep` child), not ours.
 #[test]
 fn netns_option_reads_another_namespace() {
-    if !common::require_root("netns_option_reads_another_namespace") {
+    if !common::private_netns("netns_option_reads_another_namespace") {
         return;
     }
-    common::enter_private_netns();
     let ours = TcpListener::bind("127.0.0.1:5000").expect("listen");
 
     // Another private namespace, entered by a helper thread that leaves behind a listener on
@@ -909,10 +901,9 @@ fn missing_netns_is_an_error() {
 /// with it, the raw socket made here is listed. Both outcomes are checked for.
 #[test]
 fn raw_without_raw_diag_is_a_notice() {
-    if !common::require_root("raw_without_raw_diag_is_a_notice") {
+    if !common::private_netns("raw_without_raw_diag_is_a_notice") {
         return;
     }
-    common::enter_private_netns();
     let p = Population::build("raw");
     let raw = rustix::net::socket_with(
         AddressFamily::INET,
@@ -964,10 +955,9 @@ fn raw_without_raw_diag_is_a_notice() {
 /// Output to a pipe whose reader is gone: quiet success, as `sockdiag list | head` needs.
 #[test]
 fn closed_stdout_pipe_is_quiet_success() {
-    if !common::require_root("closed_stdout_pipe_is_quiet_success") {
+    if !common::private_netns("closed_stdout_pipe_is_quiet_success") {
         return;
     }
-    common::enter_private_netns();
 
     // The reader closed before sockdiag starts: the first write fails with EPIPE.
     let _pair = UnixStream::pair().expect("socketpair");

@@ -626,10 +626,9 @@ fn closed_terms_match_the_sockets_built() {
 /// The `ss` block is what a live `ss -s` prints in the same namespace.
 #[test]
 fn ss_block_equals_live_ss_s() {
-    if !common::require_root("ss_block_equals_live_ss_s") {
+    if !common::private_netns("ss_block_equals_live_ss_s") {
         return;
     }
-    common::enter_private_netns();
     let _population = Population::build();
 
     let (mut total_checked, mut global_checked) = (false, false);
@@ -677,10 +676,9 @@ fn ss_block_equals_live_ss_s() {
 /// rows and says how many more there are; --all shows every one.
 #[test]
 fn human_report_reads_top_down_and_all_shows_every_row() {
-    if !common::require_root("human_report_reads_top_down_and_all_shows_every_row") {
+    if !common::private_netns("human_report_reads_top_down_and_all_shows_every_row") {
         return;
     }
-    common::enter_private_netns();
     let netns = common::current_netns();
     let bound_only = common::tcp_bound(BOUND_ONLY);
     let never_bound: Vec<OwnedFd> = (0..25).map(|_| common::tcp_socket(false)).collect();
@@ -815,10 +813,9 @@ fn human_report_reads_top_down_and_all_shows_every_row() {
 /// `--ss FILE` and `--ss -`: each figure of a saved `ss -s` next to the live one.
 #[test]
 fn saved_ss_from_a_file_and_from_stdin() {
-    if !common::require_root("saved_ss_from_a_file_and_from_stdin") {
+    if !common::private_netns("saved_ss_from_a_file_and_from_stdin") {
         return;
     }
-    common::enter_private_netns();
     let _population = Population::build();
     let saved_text = common::ss(&["-s"]);
     let saved = parse_ss_s(&saved_text);
@@ -914,10 +911,9 @@ fn garbled_or_missing_saved_ss_is_one_error_line() {
 /// socket here, no process in the fake tree), so unexplained = reported = the fake `closed`.
 #[test]
 fn check_exits_1_iff_closed_is_unexplained() {
-    if !common::require_root("check_exits_1_iff_closed_is_unexplained") {
+    if !common::private_netns("check_exits_1_iff_closed_is_unexplained") {
         return;
     }
-    common::enter_private_netns();
     // closed = alloc - (inuse - tw) = 2 - (3 - 1) = 0.
     let balanced = fake_proc(
         "check-balanced",
@@ -949,10 +945,9 @@ fn check_exits_1_iff_closed_is_unexplained() {
 /// sockstat6 (IPv6 disabled): ss's figures from the files, IPv6 column 0.
 #[test]
 fn fake_proc_root_without_sockstat6() {
-    if !common::require_root("fake_proc_root_without_sockstat6") {
+    if !common::private_netns("fake_proc_root_without_sockstat6") {
         return;
     }
-    common::enter_private_netns();
     let root = fake_proc("populated", SOCKSTAT_POPULATED);
     let report = summary_ok(&["--proc-root", root.path()]);
 
@@ -1004,10 +999,9 @@ fn fake_proc_root_without_sockstat6() {
 /// A garbled `DIR/net/sockstat`: exit 2, one line naming the file and the line.
 #[test]
 fn garbled_proc_sockstat_is_one_error_line() {
-    if !common::require_root("garbled_proc_sockstat_is_one_error_line") {
+    if !common::private_netns("garbled_proc_sockstat_is_one_error_line") {
         return;
     }
-    common::enter_private_netns();
     let garbled = SOCKSTAT_POPULATED.replace("alloc 35", "alloc 3S");
     assert_ne!(garbled, SOCKSTAT_POPULATED);
     let root = fake_proc("garbled", &garbled);
@@ -1021,10 +1015,9 @@ fn garbled_proc_sockstat_is_one_error_line() {
 /// `--netns /proc/PID/ns/net`: the summary is of that namespace, with its own terms.
 #[test]
 fn netns_flag_reads_that_namespace() {
-    if !common::require_root("netns_flag_reads_that_namespace") {
+    if !common::private_netns("netns_flag_reads_that_namespace") {
         return;
     }
-    common::enter_private_netns();
     let caller = common::current_netns();
     let second = SecondNetns::new(|| {
         let bound_only = common::tcp_bound(BOUND_ONLY);
@@ -1067,10 +1060,9 @@ fn netns_flag_reads_that_namespace() {
 /// report says the census is a lower bound.
 #[test]
 fn ordinary_user_gets_a_lower_bound() {
-    if !common::require_root("ordinary_user_gets_a_lower_bound") {
+    if !common::private_netns("ordinary_user_gets_a_lower_bound") {
         return;
     }
-    common::enter_private_netns();
     let bound_only = common::tcp_bound(BOUND_ONLY);
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])

@@ -25,6 +25,16 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
+/// The start of most tests: a private network namespace for the calling test thread, or
+/// `false` when the test must be skipped (not root, outside CI; see [`require_root`]).
+pub fn private_netns(test: &str) -> bool {
+    if !require_root(test) {
+        return false;
+    }
+    enter_private_netns();
+    true
+}
+
 /// Moves the calling test thread into a new network namespace with `lo` up.
 pub fn enter_private_netns() {
     // SAFETY: CLONE_NEWNET only changes this thread's network namespace; no fd table or
