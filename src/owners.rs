@@ -26,7 +26,7 @@ use crate::model::Owner;
 const MAX_WORKERS: usize = 4;
 
 /// One socket file descriptor of one process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SocketFd {
     /// The socket's inode modulo 2^32, as `idiag_inode` carries it.
     pub inode: u32,
