@@ -63,10 +63,9 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
                         request.proto.name()
                     ));
                 }
-                if let Some(first) = stats.first_decode_error {
+                if let Some(undecodable) = stats.undecodable() {
                     warn(&format!(
-                        "{} message(s) could not be decoded and were skipped: {first}",
-                        stats.decode_errors
+                        "undecodable sock_diag messages were skipped: {undecodable}"
                     ));
                 }
             }

@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Endpoint, Family, Owner, Socket, State};
+use crate::model::{Family, Owner, Socket, State};
 use crate::owners::ScanStats;
 use crate::saved_ss::{self, FigureComparison, SavedSs};
 use crate::sockstat::{Counters, SsFigures};
@@ -196,10 +196,7 @@ pub fn reconcile(obs: &Observation) -> Report {
             close_sockets.push(CloseSocket {
                 inode: socket.inode,
                 family: socket.family.name(),
-                local: Some(match &socket.local {
-                    Endpoint::Ip(addr) => addr.to_string(),
-                    other => other.to_string(),
-                }),
+                local: Some(socket.local.to_string()),
                 kind: CloseKind::BoundInactive,
                 owners: owners.clone(),
             });
@@ -258,37 +255,23 @@ pub fn reconcile(obs: &Observation) -> Report {
         unexplained: figures.closed - explained as i64,
     };
 
-    // Counted from the observation: a namespace not entered may still have sockets placed in it.
     let saved_ss = obs
         .saved_ss
         .as_ref()
         .map(|saved| saved_ss::compare(saved, &figures));
-    let not_entered = obs
-        .other_namespaces
-        .iter()
-        .filter(|o| o.dumped_full.is_none())
-        .count();
-    let mut notes = notes(
-        obs,
-        &closed,
-        &consistency,
-        not_entered,
+    let tally = Tally {
+        time_wait: tw_time_wait,
+        fin_wait2: tw_fin_wait2,
         unknown_netns,
         by_process,
-        (tw_time_wait, tw_fin_wait2),
-    );
-    let moved: Vec<&str> = saved_ss
-        .iter()
-        .flatten()
-        .filter(|f| f.diff != 0)
-        .map(|f| f.figure)
-        .collect();
-    if !moved.is_empty() {
-        notes.push(format!(
-            "the saved ss -s differs from the live figures ({}): sockets changed since it was taken; the terms above explain the live ones",
-            moved.join(", ")
-        ));
-    }
+        // From the observation: a namespace not entered may still have sockets placed in it.
+        not_entered: obs
+            .other_namespaces
+            .iter()
+            .filter(|o| o.dumped_full.is_none())
+            .count(),
+    };
+    let notes = notes(obs, &closed, &consistency, &tally, saved_ss.as_deref());
 
     Report {
         netns: obs.netns,
@@ -298,23 +281,38 @@ pub fn reconcile(obs: &Observation) -> Report {
         close_sockets,
         processes: obs.processes,
         consistency,
-        saved_ss: obs
-            .saved_ss
-            .as_ref()
-            .map(|saved| saved_ss::compare(saved, &figures)),
+        saved_ss,
         notes,
     }
+}
+
+/// What the classification counted besides the terms, for the notes.
+#[derive(Clone, Copy)]
+struct Tally {
+    time_wait: u64,
+    fin_wait2: u64,
+    /// Held sockets that could not be placed in a namespace.
+    unknown_netns: u64,
+    /// Held sockets placed by their holder's namespace, not their own.
+    by_process: u64,
+    /// Other namespaces that could not be entered.
+    not_entered: usize,
 }
 
 fn notes(
     obs: &Observation,
     closed: &ClosedTerms,
     consistency: &Consistency,
-    not_entered: usize,
-    unknown_netns: u64,
-    by_process: u64,
-    (time_wait, fin_wait2): (u64, u64),
+    tally: &Tally,
+    saved_ss: Option<&[FigureComparison]>,
 ) -> Vec<String> {
+    let Tally {
+        time_wait,
+        fin_wait2,
+        unknown_netns,
+        by_process,
+        not_entered,
+    } = *tally;
     let mut notes = Vec::new();
     if closed.time_wait > 0 {
         notes.push(format!(
@@ -386,6 +384,18 @@ fn notes(
         notes.push(format!(
             "the census found {} more socket(s) than closed reports: sockets changed state between the counter reads and the dumps, or a dump saw one twice",
             -closed.unexplained
+        ));
+    }
+    let moved: Vec<&str> = saved_ss
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| f.diff != 0)
+        .map(|f| f.figure)
+        .collect();
+    if !moved.is_empty() {
+        notes.push(format!(
+            "the saved ss -s differs from the live figures ({}): sockets changed since it was taken; the terms above explain the live ones",
+            moved.join(", ")
         ));
     }
     notes

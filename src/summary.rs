@@ -92,10 +92,7 @@ struct DumpTroubles {
 impl DumpTroubles {
     fn add(&mut self, stats: &DumpStats) {
         self.interrupted += u32::from(stats.interrupted);
-        if let Some(first) = &stats.first_decode_error {
-            self.undecodable
-                .push(format!("{} message(s): {first}", stats.decode_errors));
-        }
+        self.undecodable.extend(stats.undecodable());
     }
 }
 

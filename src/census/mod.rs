@@ -79,13 +79,20 @@ impl std::error::Error for DiagError {}
 /// What a successful dump observed besides its rows.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DumpStats {
-    pub rows: usize,
     /// Some message carried `NLM_F_DUMP_INTR`: the tables changed during the dump, which may
     /// have missed or repeated sockets.
     pub interrupted: bool,
     /// Messages that could not be decoded (skipped, the rest of the dump kept).
     pub decode_errors: usize,
     pub first_decode_error: Option<String>,
+}
+
+impl DumpStats {
+    /// "N message(s), the first: ERROR", if some could not be decoded.
+    pub fn undecodable(&self) -> Option<String> {
+        let first = self.first_decode_error.as_ref()?;
+        Some(format!("{} message(s), the first: {first}", self.decode_errors))
+    }
 }
 
 /// Receive buffer size. The kernel sizes dump datagrams after the reader's buffer and never
@@ -153,10 +160,7 @@ impl DiagSocket {
             for message in messages {
                 match message {
                     Frame::Row(payload) => match decode_row(proto, payload) {
-                        Ok(row) => {
-                            stats.rows += 1;
-                            on_row(row);
-                        }
+                        Ok(row) => on_row(row),
                         Err(e) => {
                             stats.decode_errors += 1;
                             stats.first_decode_error.get_or_insert_with(|| e.to_string());
