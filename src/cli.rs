@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::census::Request;
+use crate::collect::diag::Request;
 use crate::model::{Family, Proto, State};
 
 // The texts below end the long help (--help) and become sections of the man page: each block

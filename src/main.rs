@@ -4,27 +4,13 @@
 //! 0 on success (a closed output pipe included), 1 for `summary --check` with an unexplained
 //! gap, 2 for any error, printed once as `sockdiag: {err:#}`.
 
-mod census;
-mod cli;
-mod list;
-#[cfg(test)]
-mod man;
-mod model;
-mod netns;
-mod owners;
-mod reconcile;
-mod render;
-mod saved_ss;
-mod sockstat;
-mod summary;
-mod sys;
-
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use sockdiag::cli::{Cli, Command};
+use sockdiag::cmd;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -57,10 +43,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let code = match &cli.command {
         Command::List(args) => {
-            list::run(args, &cli.proc_root, &mut out)?;
+            cmd::list::run(args, &cli.proc_root, &mut out)?;
             ExitCode::SUCCESS
         }
-        Command::Summary(args) => summary::run(args, &cli.proc_root, &mut out)?,
+        Command::Summary(args) => cmd::summary::run(args, &cli.proc_root, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -18,10 +18,10 @@
 
 use serde::Serialize;
 
+use crate::collect::owners::ScanStats;
+use crate::collect::sockstat::{Counters, SsFigures};
 use crate::model::{Family, Owner, Socket, State};
-use crate::owners::ScanStats;
 use crate::saved_ss::{self, FigureComparison, SavedSs};
-use crate::sockstat::{Counters, SsFigures};
 
 /// How the namespace of a socket held by a process was learnt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

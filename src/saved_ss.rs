@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use crate::sockstat::{SsFigures, TransportRow};
+use crate::collect::sockstat::{SsFigures, TransportRow};
 
 /// The figures of a saved `ss -s` output; `None` for those the paste does not contain.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -308,7 +308,7 @@ pub fn compare(saved: &SavedSs, live: &SsFigures) -> Vec<FigureComparison> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sockstat::{self, Counters};
+    use crate::collect::sockstat::{self, Counters};
 
     const SS_S_6_1_NEW_NETNS: &str = include_str!("../tests/fixtures/ss-s-6.1.txt");
     const SS_S_6_1_ROOT_NETNS: &str = include_str!("../tests/fixtures/ss-s-6.1-root-netns.txt");

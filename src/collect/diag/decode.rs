@@ -294,7 +294,7 @@ mod tests {
     /// A whole dump captured on Linux 6.18 by `tests/fixtures/capture-dump.py`, replayed.
     #[test]
     fn replay_captured_tcp_dump() {
-        let capture = include_bytes!("../../tests/fixtures/dump-tcp-6.18.bin");
+        let capture = include_bytes!("../../../tests/fixtures/dump-tcp-6.18.bin");
         let port = u32::from_ne_bytes(capture[16..20].try_into().expect("4 bytes"));
         let mut rest = &capture[..];
         let mut rows = Vec::new();

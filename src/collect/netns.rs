@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
-use crate::census::DiagSocket;
+use crate::collect::diag::DiagSocket;
 
 /// Where the named namespaces of `ip netns` live.
 pub const NAMED_DIR: &str = "/run/netns";

@@ -12,16 +12,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::census::{DiagSocket, DumpStats, Request};
 use crate::cli::SummaryArgs;
+use crate::collect::diag::{DiagSocket, DumpStats, Request};
+use crate::collect::netns;
+use crate::collect::owners::ProcScan;
+use crate::collect::sockstat;
+use crate::collect::sys;
 use crate::model::{Family, Proto, State};
-use crate::netns;
-use crate::owners::ProcScan;
 use crate::reconcile::{self, HeldTcp, NetnsSource, Observation, OtherNamespace};
 use crate::render;
 use crate::saved_ss;
-use crate::sockstat;
-use crate::sys;
 
 /// Censuses taken at most while the counters keep moving.
 const MAX_ATTEMPTS: u32 = 3;

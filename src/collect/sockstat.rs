@@ -432,29 +432,29 @@ impl SsFigures {
 mod tests {
     use super::*;
 
-    const SOCKSTAT_6_18: &str = include_str!("../tests/fixtures/sockstat-6.18.txt");
-    const SOCKSTAT6_6_18: &str = include_str!("../tests/fixtures/sockstat6-6.18.txt");
-    const SNMP_6_18: &str = include_str!("../tests/fixtures/snmp-6.18.txt");
-    const SS_S_6_1_ROOT_NETNS: &str = include_str!("../tests/fixtures/ss-s-6.1-root-netns.txt");
+    const SOCKSTAT_6_18: &str = include_str!("../../tests/fixtures/sockstat-6.18.txt");
+    const SOCKSTAT6_6_18: &str = include_str!("../../tests/fixtures/sockstat6-6.18.txt");
+    const SNMP_6_18: &str = include_str!("../../tests/fixtures/snmp-6.18.txt");
+    const SS_S_6_1_ROOT_NETNS: &str = include_str!("../../tests/fixtures/ss-s-6.1-root-netns.txt");
 
-    const SOCKSTAT_6_18_NEW_NETNS: &str = include_str!("../tests/fixtures/sockstat-6.18-new-netns.txt");
-    const SOCKSTAT6_6_18_NEW_NETNS: &str = include_str!("../tests/fixtures/sockstat6-6.18-new-netns.txt");
-    const SNMP_6_18_NEW_NETNS: &str = include_str!("../tests/fixtures/snmp-6.18-new-netns.txt");
-    const SS_S_6_1_NEW_NETNS: &str = include_str!("../tests/fixtures/ss-s-6.1.txt");
+    const SOCKSTAT_6_18_NEW_NETNS: &str = include_str!("../../tests/fixtures/sockstat-6.18-new-netns.txt");
+    const SOCKSTAT6_6_18_NEW_NETNS: &str = include_str!("../../tests/fixtures/sockstat6-6.18-new-netns.txt");
+    const SNMP_6_18_NEW_NETNS: &str = include_str!("../../tests/fixtures/snmp-6.18-new-netns.txt");
+    const SS_S_6_1_NEW_NETNS: &str = include_str!("../../tests/fixtures/ss-s-6.1.txt");
 
-    const SOCKSTAT_6_18_POPULATED: &str = include_str!("../tests/fixtures/sockstat-6.18-populated-netns.txt");
+    const SOCKSTAT_6_18_POPULATED: &str = include_str!("../../tests/fixtures/sockstat-6.18-populated-netns.txt");
     const SOCKSTAT6_6_18_POPULATED: &str =
-        include_str!("../tests/fixtures/sockstat6-6.18-populated-netns.txt");
-    const SNMP_6_18_POPULATED: &str = include_str!("../tests/fixtures/snmp-6.18-populated-netns.txt");
-    const SS_S_6_1_POPULATED: &str = include_str!("../tests/fixtures/ss-s-6.1-populated-netns.txt");
+        include_str!("../../tests/fixtures/sockstat6-6.18-populated-netns.txt");
+    const SNMP_6_18_POPULATED: &str = include_str!("../../tests/fixtures/snmp-6.18-populated-netns.txt");
+    const SS_S_6_1_POPULATED: &str = include_str!("../../tests/fixtures/ss-s-6.1-populated-netns.txt");
 
     /// From the article in shared/background (Ubuntu 20.04, kernel 5.4, iproute2 5.5).
-    const SOCKSTAT_5_4: &str = include_str!("../tests/fixtures/sockstat-5.4.txt");
-    const SOCKSTAT6_5_4: &str = include_str!("../tests/fixtures/sockstat6-5.4.txt");
+    const SOCKSTAT_5_4: &str = include_str!("../../tests/fixtures/sockstat-5.4.txt");
+    const SOCKSTAT6_5_4: &str = include_str!("../../tests/fixtures/sockstat6-5.4.txt");
 
     /// The populated 6.18 capture without its UDPLITE lines, as kernel 7.3 writes it.
-    const SOCKSTAT_7_3: &str = include_str!("../tests/fixtures/sockstat-7.3.txt");
-    const SOCKSTAT6_7_3: &str = include_str!("../tests/fixtures/sockstat6-7.3.txt");
+    const SOCKSTAT_7_3: &str = include_str!("../../tests/fixtures/sockstat-7.3.txt");
+    const SOCKSTAT6_7_3: &str = include_str!("../../tests/fixtures/sockstat6-7.3.txt");
 
     fn parse_error(sockstat: &str, sockstat6: Option<&str>, snmp: &str) -> ParseError {
         match parse(sockstat, sockstat6, snmp) {

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::census::{DiagError, DiagSocket};
 use crate::cli::ListArgs;
+use crate::collect::diag::{DiagError, DiagSocket};
+use crate::collect::netns;
+use crate::collect::owners::ProcScan;
 use crate::model::{Owner, Proto};
-use crate::netns;
-use crate::owners::ProcScan;
 use crate::render::list::ListFormat;
 
 pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()> {
