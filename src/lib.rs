@@ -2,6 +2,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod collect;
+pub mod figures;
 #[cfg(test)]
 mod man;
 pub mod model;

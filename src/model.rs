@@ -8,7 +8,8 @@ use std::fmt;
 use std::net::SocketAddr;
 
 /// Transport protocol of a socket row, as the user selects it (`-t`, `-u`, `-w`, `-x`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,
@@ -151,10 +152,11 @@ pub struct Socket {
     pub cookie: u64,
 }
 
-/// One holder of a socket: a file descriptor of a process.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Owner {
+/// One holder of a socket: a file descriptor of a process, borrowing the process's name
+/// from the `/proc` walk rather than copying it per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Owner<'a> {
     pub pid: u32,
-    pub comm: String,
+    pub comm: &'a str,
     pub fd: u32,
 }

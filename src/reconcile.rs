@@ -1,4 +1,4 @@
-//! The reconciliation of ss's `closed` figure: pure arithmetic on what the census observed.
+//! The reconciliation of ss's `closed` figure: pure arithmetic on what the collection saw.
 //!
 //! ss prints `closed = alloc − (inuse4 + inuse6 − tw)` (iproute2 misc/ss.c). For the network
 //! namespace N that is read, the kernel's counting rules (net/ipv4/proc.c `sockstat_seq_show`,
@@ -13,103 +13,39 @@
 //!           + unexplained                     fds in flight, kernel sockets, what we could not see
 //! ```
 //!
-//! Nothing here does I/O: `summary` collects an [`Observation`], [`reconcile`] turns it into
-//! a [`Report`], and render formats the report.
+//! `unexplained` is what is left, never forced to zero, and comes with its bound: the
+//! counters are read one after another while sockets come and go, so the terms hold only up
+//! to the movement measured during the collection ([`Consistency::drift`]): the spread of the
+//! global `alloc` over every counter read, plus how much N's own `inuse − tw` moved across
+//! its dump. An `unexplained` within that bound is not a finding.
+//!
+//! Nothing here does I/O: a command collects a [`HostCollection`], [`reconcile`] turns it
+//! into a [`Report`] whose [`Finding`]s are data, and `render` words them.
 
 use serde::Serialize;
 
+use crate::collect::census::{BoundInactive, NamespaceCensus};
 use crate::collect::owners::ScanStats;
-use crate::collect::sockstat::{Counters, SsFigures};
-use crate::model::{Family, Owner, Socket, State};
+use crate::collect::{HostCollection, NamespaceName, Placement};
+use crate::figures::{self, Figure, SsFigures};
+use crate::model::{Owner, Proto, State};
 use crate::saved_ss::{self, FigureComparison, SavedSs};
-
-/// How the namespace of a socket held by a process was learnt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetnsSource {
-    /// From the socket itself (`pidfd_getfd` + `SIOCGSKNS`).
-    Socket,
-    /// From the holding process (`/proc/PID/ns/net`): the socket may have been created
-    /// elsewhere and passed, or the process may have moved since.
-    Process,
-}
-
-/// A TCP socket inode held by a process that no dump returned: never bound, or its port was
-/// released (autobound, failed connect or closed connection).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldTcp {
-    pub inode: u32,
-    pub family: Family,
-    /// The namespace it was created in, when it could be learnt.
-    pub netns: Option<(u64, NetnsSource)>,
-    pub owners: Vec<Owner>,
-}
-
-/// Another network namespace the census found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtherNamespace {
-    pub netns: u64,
-    /// `/run/netns` name, or the first process found in it.
-    pub name: String,
-    /// Full TCP sockets its dump returned ([`is_full_socket`]); `None` if it could not be
-    /// entered.
-    pub dumped_full: Option<u64>,
-}
-
-/// Everything the summary observed, as plain data.
-#[derive(Debug, Clone, Default)]
-pub struct Observation {
-    /// Inode of the namespace read.
-    pub netns: u64,
-    /// The counters read just before the census (ss's figures come from these).
-    pub counters: Counters,
-    /// The counters read just after it.
-    pub counters_after: Counters,
-    /// Sockets sockdiag itself holds in the namespace whose counters were read (its
-    /// sock_diag socket): `sockets: used` counts them, a `ss -s` run at the same moment would
-    /// not, so they are taken off `Total`.
-    pub own_sockets: u64,
-    /// How many times the census was taken before the counters settled (or we gave up).
-    pub attempts: u32,
-    /// The rows of N's TCP dump that bear on `closed`: timewait minisocks and TCP_CLOSE
-    /// (bound-inactive) sockets, with their owners.
-    pub close_rows: Vec<(Socket, Vec<Owner>)>,
-    /// Whether this kernel dumps bound-inactive sockets (>= 6.8).
-    pub bound_inactive_dumped: bool,
-    /// TCP inodes held by processes that no dump (of N or any other namespace) returned.
-    pub held: Vec<HeldTcp>,
-    pub other_namespaces: Vec<OtherNamespace>,
-    pub processes: ScanStats,
-    /// Dumps still interrupted (`NLM_F_DUMP_INTR`) after one retry.
-    pub interrupted_dumps: u32,
-    /// Messages that could not be decoded, per dump: count and first error.
-    pub undecodable: Vec<String>,
-    /// Running with full privileges (euid 0).
-    pub privileged: bool,
-    /// A saved `ss -s` output to compare with the live figures (`--ss`).
-    pub saved_ss: Option<SavedSs>,
-}
-
-/// A row of the dump that belongs to TCP alloc: neither a timewait minisock nor a request
-/// sock (request socks are reported as SYN_RECV, `inet_req_diag_fill`).
-pub fn is_full_socket(socket: &Socket) -> bool {
-    !socket.timewait && socket.state != State::SYN_RECV && socket.state != State::NEW_SYN_RECV
-}
 
 // ---------------------------------------------------------------------------------------------
 // The report: its field names are the JSON contract (see the man page).
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Report {
+pub struct Report<'a> {
     pub netns: u64,
-    /// The figures `ss -s` prints, from the counters read before the census.
+    /// The figures `ss -s` prints, from the counters read before the target's dumps.
     pub ss: SsFigures,
     pub closed: ClosedTerms,
     pub other_netns: Vec<OtherNetnsCount>,
-    pub close_sockets: Vec<CloseSocket>,
+    pub close_sockets: Vec<CloseSocket<'a>>,
     pub processes: ScanStats,
     pub consistency: Consistency,
     pub saved_ss: Option<Vec<FigureComparison>>,
-    pub notes: Vec<String>,
+    pub findings: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,10 +60,21 @@ pub struct ClosedTerms {
     pub unexplained: i64,
 }
 
+impl ClosedTerms {
+    /// The sum of the terms that name sockets.
+    pub fn explained(&self) -> u64 {
+        self.time_wait
+            .saturating_add(self.bound_inactive.unwrap_or(0))
+            .saturating_add(self.unbound)
+            .saturating_add(self.other_netns)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtherNetnsCount {
     pub netns: u64,
-    pub name: String,
+    #[serde(serialize_with = "crate::render::names::serialize_namespace")]
+    pub name: NamespaceName,
     /// `None` when the namespace could not be entered and nothing of it is known.
     pub tcp: Option<u64>,
 }
@@ -140,51 +87,97 @@ pub enum CloseKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CloseSocket {
+pub struct CloseSocket<'a> {
     pub inode: u32,
     pub family: &'static str,
     /// The bound address, for a bound-inactive socket.
     pub local: Option<String>,
     pub kind: CloseKind,
-    pub owners: Vec<Owner>,
+    pub owners: Vec<Owner<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Consistency {
+    /// TCP dumps of the namespace read before its own counters held still.
     pub attempts: u32,
-    /// The counters did not move during the last census.
+    /// The namespace's own `inuse` and `tw` did not move during its last dumps.
     pub settled: bool,
-    /// ss's `closed` computed after the census minus before it.
+    /// The bound of `unexplained`: how far `closed` moved during the collection (the spread
+    /// of alloc over every counter read, plus the namespace's own movement). Never negative.
     pub drift: i64,
 }
 
-/// The figures that `closed` is computed from: the census is consistent with the counters
-/// only if these did not move while it ran.
-pub fn settled(before: &Counters, after: &Counters) -> bool {
-    (
-        before.tcp_alloc,
-        before.tcp_inuse,
-        before.tcp6_inuse,
-        before.tcp_tw,
-    ) == (after.tcp_alloc, after.tcp_inuse, after.tcp6_inuse, after.tcp_tw)
+/// Something the reader must know to trust the figures, as data; `render` words it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    /// The timewait term by substate.
+    TimewaitSplit { time_wait: u64, fin_wait2: u64 },
+    /// Linux < 6.8: bound-inactive sockets are not dumped; the fd scan finds them as unbound.
+    BoundInactiveNotDumped,
+    /// Not euid 0: other users' processes and other namespaces may be closed to us.
+    NotPrivileged,
+    /// Processes whose fd table could not be read.
+    ProcessesDenied { denied: u32, total: u32 },
+    /// Processes that exited during the walk.
+    ProcessesVanished { count: u32 },
+    /// Namespaces found but not entered: their TCP sockets are in unexplained, but for those
+    /// held by a process we could inspect.
+    NamespacesNotEntered { count: u32 },
+    /// Held TCP sockets no dump returned whose namespace could not be learnt.
+    Unplaced { count: u64 },
+    /// Held TCP sockets placed by their holder's namespace, not their own.
+    PlacedByHolder { count: u64 },
+    /// Held TCP sockets no dump returned that were no longer in TCP_CLOSE when asked: they
+    /// changed (connected, listening) between the dump and the question.
+    ChangedSinceDump { count: u64 },
+    /// Held TCP sockets found by the walk and closed before they could be asked anything.
+    ClosedDuringWalk { count: u64 },
+    /// Bound-inactive sockets that no inspected process holds: in flight in an SCM_RIGHTS
+    /// message, or held by a process not inspected.
+    UnownedBoundInactive { count: u64 },
+    /// Dumps still interrupted (`NLM_F_DUMP_INTR`) after one retry.
+    InterruptedDumps { count: u32 },
+    /// Messages a dump could not decode.
+    Undecodable { detail: String },
+    /// A protocol without a diag module in this kernel.
+    Unsupported { proto: Proto },
+    /// The namespace's own counters kept moving across all its dumps.
+    Unsettled { attempts: u32 },
+    /// Part of `closed` that no term names, beyond the drift.
+    Unexplained { count: i64, drift: i64 },
+    /// The census named more sockets than `closed` counts, beyond the drift.
+    Overcounted { count: i64, drift: i64 },
+    /// Figures of a saved `ss -s` that differ from the live ones.
+    SavedSsDiffers { figures: Vec<Figure> },
 }
 
-pub fn reconcile(obs: &Observation) -> Report {
-    let without_own = |c: &Counters| Counters {
-        sockets_used: c.sockets_used.saturating_sub(obs.own_sockets),
+/// The report on the namespace a collection read, with the saved `ss -s` to compare.
+pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Report<'a> {
+    let target = host.target_census();
+    let without_own = |c: &crate::collect::sockstat::Counters| crate::collect::sockstat::Counters {
+        sockets_used: c.sockets_used.saturating_sub(target.own_sockets),
         ..*c
     };
-    let figures = SsFigures::from_counters(&without_own(&obs.counters));
-    let after = SsFigures::from_counters(&without_own(&obs.counters_after));
+    let figures = SsFigures::from_counters(&without_own(&target.before));
+    let drift = drift(host, target);
     let consistency = Consistency {
-        attempts: obs.attempts,
-        settled: settled(&obs.counters, &obs.counters_after),
-        drift: after.closed - figures.closed,
+        attempts: target.attempts,
+        settled: crate::collect::census::settled(&target.before, &target.after),
+        drift,
+    };
+    let mut findings = Vec::new();
+    let owners = |inode: u32| -> Vec<Owner<'a>> {
+        if inode == 0 {
+            Vec::new()
+        } else {
+            host.scan.owners(inode).collect()
+        }
     };
 
     let mut close_sockets = Vec::new();
-    let (mut tw_time_wait, mut tw_fin_wait2, mut bound_inactive) = (0u64, 0u64, 0u64);
-    for (socket, owners) in &obs.close_rows {
+    let (mut tw_time_wait, mut tw_fin_wait2, mut bound_inactive, mut unowned) = (0u64, 0u64, 0u64, 0u64);
+    for socket in &target.close_rows {
         if socket.timewait {
             if socket.state == State::FIN_WAIT2 {
                 tw_fin_wait2 += 1
@@ -193,218 +186,200 @@ pub fn reconcile(obs: &Observation) -> Report {
             }
         } else if socket.state == State::CLOSE {
             bound_inactive += 1;
+            let owners = owners(socket.inode);
+            unowned += u64::from(owners.is_empty());
             close_sockets.push(CloseSocket {
                 inode: socket.inode,
                 family: socket.family.name(),
                 local: Some(socket.local.to_string()),
                 kind: CloseKind::BoundInactive,
-                owners: owners.clone(),
+                owners,
             });
         }
     }
 
-    let mut other: Vec<OtherNetnsCount> = obs
-        .other_namespaces
+    let mut other: Vec<OtherNetnsCount> = host.namespaces[1..]
         .iter()
         .map(|ns| OtherNetnsCount {
             netns: ns.netns,
             name: ns.name.clone(),
-            tcp: ns.dumped_full,
+            tcp: ns.census.as_ref().ok().map(NamespaceCensus::full),
         })
         .collect();
-    let (mut unbound, mut unknown_netns, mut by_process) = (0u64, 0u64, 0u64);
-    for held in &obs.held {
-        match held.netns {
-            None => unknown_netns += 1,
-            Some((netns, source)) if netns == obs.netns => {
+    let (mut unbound, mut unplaced, mut by_holder, mut changed) = (0u64, 0u64, 0u64, 0u64);
+    for held in &host.held {
+        if let Placement::Socket { state, .. } = held.placement
+            && state != State::CLOSE
+        {
+            changed += 1;
+            continue;
+        }
+        by_holder += u64::from(matches!(held.placement, Placement::Process { .. }));
+        match held.placement.netns() {
+            None => unplaced += 1,
+            Some(netns) if netns == host.target => {
                 unbound += 1;
-                by_process += u64::from(source == NetnsSource::Process);
                 close_sockets.push(CloseSocket {
                     inode: held.inode,
                     family: held.family.name(),
                     local: None,
                     kind: CloseKind::Unbound,
-                    owners: held.owners.clone(),
+                    owners: owners(held.inode),
                 });
             }
-            Some((netns, source)) => {
-                by_process += u64::from(source == NetnsSource::Process);
-                match other.iter_mut().find(|o| o.netns == netns) {
-                    Some(o) => *o.tcp.get_or_insert(0) += 1,
-                    None => other.push(OtherNetnsCount {
-                        netns,
-                        name: "(no process in it; found through a socket)".into(),
-                        tcp: Some(1),
-                    }),
-                }
-            }
+            Some(netns) => match other.iter_mut().find(|o| o.netns == netns) {
+                Some(o) => *o.tcp.get_or_insert(0) += 1,
+                None => other.push(OtherNetnsCount {
+                    netns,
+                    name: NamespaceName::SocketOnly,
+                    tcp: Some(1),
+                }),
+            },
         }
     }
     close_sockets.sort_by_key(|c| (c.kind == CloseKind::Unbound, c.inode));
     other.sort_by_key(|o| std::cmp::Reverse(o.tcp));
     let other_total: u64 = other.iter().filter_map(|o| o.tcp).sum();
 
-    let bound_inactive = obs.bound_inactive_dumped.then_some(bound_inactive);
-    let explained = tw_time_wait + tw_fin_wait2 + bound_inactive.unwrap_or(0) + unbound + other_total;
-    let closed = ClosedTerms {
+    let bound_inactive = (host.bound_inactive != BoundInactive::NotDumped).then_some(bound_inactive);
+    let mut closed = ClosedTerms {
         reported: figures.closed,
         time_wait: tw_time_wait + tw_fin_wait2,
         bound_inactive,
         unbound,
         other_netns: other_total,
-        unexplained: figures.closed - explained as i64,
+        unexplained: 0,
     };
+    closed.unexplained = figures
+        .closed
+        .saturating_sub(i64::try_from(closed.explained()).unwrap_or(i64::MAX));
 
-    let saved_ss = obs
-        .saved_ss
-        .as_ref()
-        .map(|saved| saved_ss::compare(saved, &figures));
-    let tally = Tally {
-        time_wait: tw_time_wait,
-        fin_wait2: tw_fin_wait2,
-        unknown_netns,
-        by_process,
-        // From the observation: a namespace not entered may still have sockets placed in it.
-        not_entered: obs
-            .other_namespaces
-            .iter()
-            .filter(|o| o.dumped_full.is_none())
-            .count(),
-    };
-    let notes = notes(obs, &closed, &consistency, &tally, saved_ss.as_deref());
+    let saved_ss = saved.map(|saved| saved_ss::compare(saved, &figures));
 
-    Report {
-        netns: obs.netns,
-        ss: figures,
-        closed,
-        other_netns: other,
-        close_sockets,
-        processes: obs.processes,
-        consistency,
-        saved_ss,
-        notes,
-    }
-}
-
-/// What the classification counted besides the terms, for the notes.
-#[derive(Clone, Copy)]
-struct Tally {
-    time_wait: u64,
-    fin_wait2: u64,
-    /// Held sockets that could not be placed in a namespace.
-    unknown_netns: u64,
-    /// Held sockets placed by their holder's namespace, not their own.
-    by_process: u64,
-    /// Other namespaces that could not be entered.
-    not_entered: usize,
-}
-
-fn notes(
-    obs: &Observation,
-    closed: &ClosedTerms,
-    consistency: &Consistency,
-    tally: &Tally,
-    saved_ss: Option<&[FigureComparison]>,
-) -> Vec<String> {
-    let Tally {
-        time_wait,
-        fin_wait2,
-        unknown_netns,
-        by_process,
-        not_entered,
-    } = *tally;
-    let mut notes = Vec::new();
     if closed.time_wait > 0 {
-        notes.push(format!(
-            "time_wait counts timewait minisocks by their timer: {time_wait} in TIME_WAIT, {fin_wait2} in FIN_WAIT2 (orphaned connections waiting for the peer's FIN)"
-        ));
+        findings.push(Finding::TimewaitSplit {
+            time_wait: tw_time_wait,
+            fin_wait2: tw_fin_wait2,
+        });
     }
-    if !obs.bound_inactive_dumped {
-        notes.push(
-            "this kernel (< 6.8) does not dump bound-inactive TCP sockets: bound_inactive is null and those sockets are counted as unbound, found through the fd scan"
-                .into(),
-        );
+    if host.bound_inactive == BoundInactive::NotDumped {
+        findings.push(Finding::BoundInactiveNotDumped);
     }
-    if !obs.privileged {
-        notes.push(
-            "not running as root: other users' processes and other namespaces are closed to us, so the census is a lower bound"
-                .into(),
-        );
+    if !host.privileged {
+        findings.push(Finding::NotPrivileged);
     }
-    let stats = obs.processes;
+    let stats = host.scan.stats;
     if stats.denied > 0 {
-        notes.push(format!(
-            "{} of {} processes could not be inspected (permission denied): sockets only they hold are in unexplained",
-            stats.denied,
-            stats.scanned + stats.denied + stats.vanished
-        ));
+        findings.push(Finding::ProcessesDenied {
+            denied: stats.denied,
+            total: stats.scanned + stats.denied + stats.vanished,
+        });
     }
     if stats.vanished > 0 {
-        notes.push(format!("{} process(es) exited during the scan", stats.vanished));
+        findings.push(Finding::ProcessesVanished {
+            count: stats.vanished,
+        });
     }
+    let not_entered = host.namespaces.iter().filter(|ns| ns.census.is_err()).count();
     if not_entered > 0 {
-        notes.push(format!(
-            "{not_entered} other network namespace(s) could not be entered: their TCP sockets are in unexplained, but for those held by a process we could inspect"
-        ));
+        findings.push(Finding::NamespacesNotEntered {
+            count: u32::try_from(not_entered).unwrap_or(u32::MAX),
+        });
     }
-    if unknown_netns > 0 {
-        notes.push(format!(
-            "{unknown_netns} undumped TCP socket(s) held by processes could not be placed in a namespace: they are in unexplained"
-        ));
+    for (count, finding) in [
+        (unplaced, Finding::Unplaced { count: unplaced }),
+        (by_holder, Finding::PlacedByHolder { count: by_holder }),
+        (changed, Finding::ChangedSinceDump { count: changed }),
+        (
+            host.closed_during_walk,
+            Finding::ClosedDuringWalk {
+                count: host.closed_during_walk,
+            },
+        ),
+        (unowned, Finding::UnownedBoundInactive { count: unowned }),
+    ] {
+        if count > 0 {
+            findings.push(finding);
+        }
     }
-    if by_process > 0 {
-        notes.push(format!(
-            "the namespace of {by_process} socket(s) was taken from the process holding them (pidfd_getfd not permitted), not from the socket itself"
-        ));
+    let censuses = host.namespaces.iter().filter_map(|ns| ns.census.as_ref().ok());
+    let interrupted: u32 = censuses.clone().map(|c| c.interrupted).sum();
+    if interrupted > 0 {
+        findings.push(Finding::InterruptedDumps { count: interrupted });
     }
-    if obs.interrupted_dumps > 0 {
-        notes.push(format!(
-            "{} dump(s) were interrupted twice (NLM_F_DUMP_INTR): sockets may be missing or counted twice",
-            obs.interrupted_dumps
-        ));
-    }
-    for undecodable in &obs.undecodable {
-        notes.push(format!(
-            "undecodable sock_diag messages were skipped: {undecodable}"
-        ));
+    for detail in censuses.flat_map(|c| c.undecodable.iter()) {
+        findings.push(Finding::Undecodable {
+            detail: detail.clone(),
+        });
     }
     if !consistency.settled {
-        notes.push(format!(
-            "the counters kept moving during {} censuses (closed drifted by {:+}): the figures hold only up to that drift",
-            consistency.attempts, consistency.drift
-        ));
+        findings.push(Finding::Unsettled {
+            attempts: consistency.attempts,
+        });
     }
-    if closed.unexplained > 0 {
-        notes.push(format!(
-            "{} closed socket(s) unexplained; likely causes: sockets in flight in SCM_RIGHTS messages, kernel sockets (NFS, SMB, iSCSI, MPTCP subflows), namespaces no process here can reach (TCP alloc is system-wide){}",
-            closed.unexplained,
-            if consistency.settled { "" } else { ", and the drift above" }
-        ));
-    } else if closed.unexplained < 0 {
-        notes.push(format!(
-            "the census found {} more socket(s) than closed reports: sockets changed state between the counter reads and the dumps, or a dump saw one twice",
-            -closed.unexplained
-        ));
+    if closed.unexplained > drift {
+        findings.push(Finding::Unexplained {
+            count: closed.unexplained,
+            drift,
+        });
+    } else if closed.unexplained < -drift {
+        findings.push(Finding::Overcounted {
+            count: closed.unexplained.saturating_neg(),
+            drift,
+        });
     }
-    let moved: Vec<&str> = saved_ss
-        .unwrap_or_default()
+    let moved: Vec<Figure> = saved_ss
         .iter()
+        .flatten()
         .filter(|f| f.diff != 0)
         .map(|f| f.figure)
         .collect();
     if !moved.is_empty() {
-        notes.push(format!(
-            "the saved ss -s differs from the live figures ({}): sockets changed since it was taken; the terms above explain the live ones",
-            moved.join(", ")
-        ));
+        findings.push(Finding::SavedSsDiffers { figures: moved });
     }
-    notes
+
+    Report {
+        netns: host.target,
+        ss: figures,
+        closed,
+        other_netns: other,
+        close_sockets,
+        processes: stats,
+        consistency,
+        saved_ss,
+        findings,
+    }
+}
+
+/// How far `closed` of the target moved while the collection ran: the spread of the global
+/// alloc over every counter read of every namespace census, plus the movement of the target's
+/// own `inuse4 + inuse6 − tw` across its last dumps.
+fn drift(host: &HostCollection, target: &NamespaceCensus) -> i64 {
+    let allocs = host
+        .namespaces
+        .iter()
+        .filter_map(|ns| ns.census.as_ref().ok())
+        .flat_map(|c| [c.before.tcp_alloc, c.after.tcp_alloc]);
+    let (low, high) = allocs.fold((u64::MAX, 0), |(low, high), a| (low.min(a), high.max(a)));
+    let spread = i64::try_from(high.saturating_sub(low)).unwrap_or(i64::MAX);
+    let own = |c: &crate::collect::sockstat::Counters| {
+        figures::closed(&crate::collect::sockstat::Counters { tcp_alloc: 0, ..*c })
+    };
+    spread.saturating_add(
+        own(&target.after)
+            .saturating_sub(own(&target.before))
+            .saturating_abs(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, Proto};
+    use crate::collect::census::NamespaceCensus;
+    use crate::collect::owners::{ProcScan, Process, SocketFd};
+    use crate::collect::sockstat::Counters;
+    use crate::collect::{HeldTcp, Namespace};
+    use crate::model::{Endpoint, Family, Socket};
 
     const N: u64 = 4026532000;
     const OTHER: u64 = 4026532999;
@@ -423,8 +398,8 @@ mod tests {
         }
     }
 
-    fn row(state: State, timewait: bool, inode: u32, local: &str) -> (Socket, Vec<Owner>) {
-        let socket = Socket {
+    fn row(state: State, timewait: bool, inode: u32, local: &str) -> Socket {
+        Socket {
             proto: Proto::Tcp,
             family: Family::Inet,
             state,
@@ -437,41 +412,78 @@ mod tests {
             uid: 0,
             inode,
             cookie: 1,
-        };
-        let owners = if inode == 0 {
-            vec![]
-        } else {
-            vec![Owner {
-                pid: 7,
-                comm: "app".into(),
-                fd: 3,
-            }]
-        };
-        (socket, owners)
+        }
     }
 
-    fn held(inode: u32, netns: Option<(u64, NetnsSource)>) -> HeldTcp {
+    fn held(inode: u32, placement: Placement) -> HeldTcp {
         HeldTcp {
             inode,
             family: Family::Inet6,
+            placement,
+        }
+    }
+
+    fn unbound_in(netns: u64) -> Placement {
+        Placement::Socket {
             netns,
-            owners: vec![Owner {
+            state: State::CLOSE,
+        }
+    }
+
+    /// pid 7 `app` holds the bound-inactive 501 and 502 on fds 3 and 4; pid 8 `leak` holds
+    /// every held socket on fd 9.
+    fn scan(held: &[u32]) -> ProcScan {
+        let mut sockets = vec![
+            SocketFd {
+                inode: 501,
+                process: 0,
+                fd: 3,
+            },
+            SocketFd {
+                inode: 502,
+                process: 0,
+                fd: 4,
+            },
+        ];
+        sockets.extend(held.iter().map(|&inode| SocketFd {
+            inode,
+            process: 1,
+            fd: 9,
+        }));
+        sockets.sort_by_key(|s| s.inode);
+        let mut scan = ProcScan::default();
+        scan.sockets = sockets;
+        scan.processes = vec![
+            Process {
+                pid: 7,
+                comm: "app".into(),
+                netns: Some(N),
+                kernel_thread: false,
+            },
+            Process {
                 pid: 8,
                 comm: "leak".into(),
-                fd: 9,
-            }],
-        }
+                netns: Some(N),
+                kernel_thread: false,
+            },
+        ];
+        scan.stats = ScanStats {
+            scanned: 10,
+            denied: 0,
+            vanished: 0,
+        };
+        scan
     }
 
     /// Every term present: 3 timewait (2 TIME_WAIT, 1 FIN_WAIT2), 2 bound-inactive,
     /// 4 unbound, 7 in another namespace (5 dumped + 2 held) = 16 of 17.
-    fn observation() -> Observation {
-        Observation {
+    fn host() -> HostCollection {
+        let target = NamespaceCensus {
             netns: N,
-            counters: counters(),
-            counters_after: counters(),
-            attempts: 1,
+            before: counters(),
+            after: counters(),
             own_sockets: 1,
+            attempts: 1,
             close_rows: vec![
                 row(State::TIME_WAIT, true, 0, "127.0.0.1:40000"),
                 row(State::TIME_WAIT, true, 0, "127.0.0.1:40001"),
@@ -479,33 +491,53 @@ mod tests {
                 row(State::CLOSE, false, 501, "127.0.0.1:6000"),
                 row(State::CLOSE, false, 502, "0.0.0.0:6001"),
             ],
-            bound_inactive_dumped: true,
-            held: vec![
-                held(601, Some((N, NetnsSource::Socket))),
-                held(602, Some((N, NetnsSource::Socket))),
-                held(603, Some((N, NetnsSource::Socket))),
-                held(604, Some((N, NetnsSource::Socket))),
-                held(701, Some((OTHER, NetnsSource::Socket))),
-                held(702, Some((OTHER, NetnsSource::Socket))),
+            ..NamespaceCensus::default()
+        };
+        let mut blue = NamespaceCensus {
+            netns: OTHER,
+            before: counters(),
+            after: counters(),
+            ..NamespaceCensus::default()
+        };
+        blue.full_by_state[State::ESTABLISHED.0 as usize] = 5;
+        let held = vec![
+            held(601, unbound_in(N)),
+            held(602, unbound_in(N)),
+            held(603, unbound_in(N)),
+            held(604, unbound_in(N)),
+            held(701, unbound_in(OTHER)),
+            held(702, unbound_in(OTHER)),
+        ];
+        HostCollection {
+            target: N,
+            namespaces: vec![
+                Namespace {
+                    netns: N,
+                    name: NamespaceName::Initial,
+                    census: Ok(target),
+                },
+                Namespace {
+                    netns: OTHER,
+                    name: NamespaceName::Named("blue".into()),
+                    census: Ok(blue),
+                },
             ],
-            other_namespaces: vec![OtherNamespace {
-                netns: OTHER,
-                name: "blue".into(),
-                dumped_full: Some(5),
-            }],
-            processes: ScanStats {
-                scanned: 10,
-                denied: 0,
-                vanished: 0,
-            },
+            scan: scan(&held.iter().map(|h| h.inode).collect::<Vec<_>>()),
+            held,
+            closed_during_walk: 0,
+            bound_inactive: BoundInactive::Dumped,
             privileged: true,
-            ..Observation::default()
         }
+    }
+
+    fn target(host: &mut HostCollection) -> &mut NamespaceCensus {
+        host.namespaces[0].census.as_mut().expect("target census")
     }
 
     #[test]
     fn every_term_of_closed() {
-        let report = reconcile(&observation());
+        let host = host();
+        let report = reconcile(&host, None);
         assert_eq!(
             report.closed,
             ClosedTerms {
@@ -518,12 +550,11 @@ mod tests {
             }
         );
         assert_eq!(report.ss.total, 29, "sockdiag's own sock_diag socket is not ss's");
-        assert_eq!(report.ss.closed, 17);
         assert_eq!(
             report.other_netns,
             [OtherNetnsCount {
                 netns: OTHER,
-                name: "blue".into(),
+                name: NamespaceName::Named("blue".into()),
                 tcp: Some(7)
             }]
         );
@@ -540,105 +571,127 @@ mod tests {
             ]
         );
         assert_eq!(report.close_sockets[0].local.as_deref(), Some("127.0.0.1:6000"));
+        assert_eq!(
+            report.close_sockets[0].owners,
+            [Owner {
+                pid: 7,
+                comm: "app",
+                fd: 3
+            }]
+        );
         assert_eq!(report.close_sockets[2].local, None);
-        assert!(
-            report
-                .notes
-                .iter()
-                .any(|n| n.contains("2 in TIME_WAIT, 1 in FIN_WAIT2")),
-            "{:?}",
-            report.notes
+        assert_eq!(report.close_sockets[2].owners[0].comm, "leak");
+        assert_eq!(
+            report.findings,
+            [
+                Finding::TimewaitSplit {
+                    time_wait: 2,
+                    fin_wait2: 1
+                },
+                Finding::Unexplained { count: 1, drift: 0 }
+            ]
         );
-        assert!(
-            report
-                .notes
-                .iter()
-                .any(|n| n.starts_with("1 closed socket(s) unexplained")),
-            "{:?}",
-            report.notes
+        assert_eq!(
+            report.consistency,
+            Consistency {
+                attempts: 1,
+                settled: true,
+                drift: 0
+            }
         );
-        assert!(report.consistency.settled);
     }
 
     #[test]
     fn terms_always_sum_to_reported() {
-        let mut obs = observation();
-        obs.counters.tcp_alloc = 3; // fewer than the census found
-        let c = reconcile(&obs).closed;
-        let explained = c.time_wait + c.bound_inactive.unwrap_or(0) + c.unbound + c.other_netns;
-        assert_eq!(explained as i64 + c.unexplained, c.reported);
-        assert!(c.unexplained < 0, "never forced to zero: {c:?}");
+        let mut host = host();
+        target(&mut host).before.tcp_alloc = 3; // fewer than the census found
+        let report = reconcile(&host, None);
+        let c = report.closed;
+        assert_eq!(c.explained() as i64 + c.unexplained, c.reported);
+        assert_eq!(c.unexplained, -16, "never forced to zero: {c:?}");
+        // alloc moved from 3 to 20 during the collection: that is the bound.
+        assert_eq!(report.consistency.drift, 17);
         assert!(
-            reconcile(&obs)
-                .notes
+            !report
+                .findings
                 .iter()
-                .any(|n| n.contains("more socket(s) than closed reports"))
+                .any(|f| matches!(f, Finding::Overcounted { .. }))
+        );
+        target(&mut host).after.tcp_alloc = 3;
+        host.namespaces[1].census.as_mut().expect("blue").before.tcp_alloc = 3;
+        host.namespaces[1].census.as_mut().expect("blue").after.tcp_alloc = 3;
+        let report = reconcile(&host, None);
+        assert_eq!(report.consistency.drift, 0);
+        assert!(
+            report
+                .findings
+                .contains(&Finding::Overcounted { count: 16, drift: 0 })
         );
     }
 
     #[test]
     fn old_kernel_has_no_bound_inactive_term() {
-        let mut obs = observation();
-        obs.bound_inactive_dumped = false;
-        obs.close_rows.retain(|(s, _)| s.timewait);
+        let mut host = host();
+        host.bound_inactive = BoundInactive::NotDumped;
+        target(&mut host).close_rows.retain(|s| s.timewait);
         // Before 6.8 those two sockets are found by the fd scan instead.
-        obs.held.push(held(501, Some((N, NetnsSource::Socket))));
-        obs.held.push(held(502, Some((N, NetnsSource::Socket))));
-        let report = reconcile(&obs);
+        host.held.push(held(501, unbound_in(N)));
+        host.held.push(held(502, unbound_in(N)));
+        let report = reconcile(&host, None);
         assert_eq!(report.closed.bound_inactive, None);
         assert_eq!(report.closed.unbound, 6);
         assert_eq!(report.closed.unexplained, 1);
-        assert!(
-            report.notes.iter().any(|n| n.contains("< 6.8")),
-            "{:?}",
-            report.notes
-        );
+        assert!(report.findings.contains(&Finding::BoundInactiveNotDumped));
     }
 
     #[test]
-    fn drift_is_reported_not_hidden() {
-        let mut obs = observation();
-        obs.attempts = 3;
-        obs.counters_after.tcp_alloc += 4; // four sockets created elsewhere during the census
-        let report = reconcile(&obs);
+    fn drift_bounds_unexplained() {
+        let mut host = host();
+        target(&mut host).attempts = 3;
+        target(&mut host).after.tcp_alloc += 4; // four sockets created elsewhere meanwhile
+        target(&mut host).after.tcp_tw += 1; // and one timewait here
+        let report = reconcile(&host, None);
         assert_eq!(
             report.consistency,
             Consistency {
                 attempts: 3,
                 settled: false,
-                drift: 4
+                drift: 5
             }
         );
         assert_eq!(
             report.closed.reported, 17,
-            "the figures are those read before the census"
+            "the figures are those read before the dumps"
         );
+        assert_eq!(report.closed.unexplained, 1);
         assert!(
-            report.notes.iter().any(|n| n.contains("drifted by +4")),
-            "{:?}",
-            report.notes
+            !report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Unexplained { .. })),
+            "1 within a drift of 5 is no finding: {:?}",
+            report.findings
         );
-        assert!(
-            settled(
-                &counters(),
-                &Counters {
-                    sockets_used: 99,
-                    ..counters()
-                }
-            ),
-            "Total does not matter"
-        );
+        assert!(report.findings.contains(&Finding::Unsettled { attempts: 3 }));
     }
 
     #[test]
-    fn sockets_placed_by_their_holder_or_nowhere() {
-        let mut obs = observation();
-        obs.held = vec![
-            held(601, Some((N, NetnsSource::Process))),
-            held(602, None),
-            held(603, Some((4026533333, NetnsSource::Socket))),
+    fn held_sockets_placed_by_holder_nowhere_or_changed() {
+        let mut host = host();
+        host.held = vec![
+            held(601, Placement::Process { netns: N }),
+            held(602, Placement::Unknown),
+            held(603, unbound_in(4026533333)),
+            held(
+                604,
+                Placement::Socket {
+                    netns: N,
+                    state: State::ESTABLISHED,
+                },
+            ),
         ];
-        let report = reconcile(&obs);
+        host.closed_during_walk = 2;
+        let report = reconcile(&host, None);
         assert_eq!(report.closed.unbound, 1);
         assert_eq!(
             report.closed.other_netns, 6,
@@ -648,98 +701,91 @@ mod tests {
             report
                 .other_netns
                 .iter()
-                .any(|o| o.netns == 4026533333 && o.tcp == Some(1))
+                .any(|o| o.netns == 4026533333 && o.tcp == Some(1) && o.name == NamespaceName::SocketOnly)
         );
-        let notes = report.notes.join("\n");
-        assert!(
-            notes.contains("namespace of 1 socket(s) was taken from the process"),
-            "{notes}"
-        );
-        assert!(
-            notes.contains("1 undumped TCP socket(s) held by processes could not be placed"),
-            "{notes}"
-        );
+        for expected in [
+            Finding::Unplaced { count: 1 },
+            Finding::PlacedByHolder { count: 1 },
+            Finding::ChangedSinceDump { count: 1 },
+            Finding::ClosedDuringWalk { count: 2 },
+        ] {
+            assert!(
+                report.findings.contains(&expected),
+                "{expected:?}: {:?}",
+                report.findings
+            );
+        }
     }
 
     #[test]
-    fn what_could_not_be_seen_is_said() {
-        let mut obs = observation();
-        obs.privileged = false;
-        obs.processes = ScanStats {
+    fn what_could_not_be_seen_is_found() {
+        let mut host = host();
+        host.privileged = false;
+        host.scan.stats = ScanStats {
             scanned: 4,
             denied: 6,
             vanished: 1,
         };
-        obs.other_namespaces.push(OtherNamespace {
+        host.scan.sockets.retain(|s| s.inode != 502);
+        host.namespaces.push(Namespace {
             netns: 5,
-            name: "pid 9 (x)".into(),
-            dumped_full: None,
+            name: NamespaceName::Process {
+                pid: 9,
+                comm: "x".into(),
+            },
+            census: Err("setns: EPERM".into()),
         });
-        obs.interrupted_dumps = 1;
-        obs.undecodable = vec!["1 message(s): bad".into()];
-        let report = reconcile(&obs);
+        target(&mut host).interrupted = 1;
+        target(&mut host).undecodable = vec!["1 message(s), the first: bad".into()];
+        let report = reconcile(&host, None);
         assert_eq!(
             report.other_netns.iter().find(|o| o.netns == 5).map(|o| o.tcp),
             Some(None)
         );
-        let notes = report.notes.join("\n");
         for expected in [
-            "not running as root",
-            "6 of 11 processes could not be inspected",
-            "1 process(es) exited",
-            "1 other network namespace(s) could not be entered",
-            "interrupted twice",
-            "undecodable sock_diag messages were skipped: 1 message(s): bad",
+            Finding::NotPrivileged,
+            Finding::ProcessesDenied { denied: 6, total: 11 },
+            Finding::ProcessesVanished { count: 1 },
+            Finding::NamespacesNotEntered { count: 1 },
+            Finding::UnownedBoundInactive { count: 1 },
+            Finding::InterruptedDumps { count: 1 },
+            Finding::Undecodable {
+                detail: "1 message(s), the first: bad".into(),
+            },
         ] {
-            assert!(notes.contains(expected), "{expected:?} not in\n{notes}");
+            assert!(
+                report.findings.contains(&expected),
+                "{expected:?}: {:?}",
+                report.findings
+            );
         }
     }
 
     #[test]
     fn saved_ss_is_compared_with_the_printed_figures() {
-        let mut obs = observation();
-        obs.saved_ss = Some(SavedSs {
-            total: Some(29),
-            closed: Some(10),
-            ..SavedSs::default()
-        });
-        let report = reconcile(&obs);
+        let host = host();
+        let saved: SavedSs = [(Figure::Total, 29), (Figure::Closed, 10)].into_iter().collect();
+        let report = reconcile(&host, Some(&saved));
         let rows = report.saved_ss.expect("compared");
         assert_eq!(
             rows,
             [
                 FigureComparison {
-                    figure: "total",
+                    figure: Figure::Total,
                     saved: 29,
                     live: 29,
                     diff: 0
                 },
                 FigureComparison {
-                    figure: "closed",
+                    figure: Figure::Closed,
                     saved: 10,
                     live: 17,
                     diff: 7
                 }
             ]
         );
-        assert!(
-            report
-                .notes
-                .iter()
-                .any(|n| n.contains("differs from the live figures (closed)")),
-            "{:?}",
-            report.notes
-        );
-    }
-
-    #[test]
-    fn full_sockets_exclude_minisocks_and_request_socks() {
-        assert!(is_full_socket(
-            &row(State::ESTABLISHED, false, 1, "127.0.0.1:1").0
-        ));
-        assert!(is_full_socket(&row(State::CLOSE, false, 1, "127.0.0.1:1").0));
-        assert!(!is_full_socket(&row(State::TIME_WAIT, true, 0, "127.0.0.1:1").0));
-        assert!(!is_full_socket(&row(State::FIN_WAIT2, true, 0, "127.0.0.1:1").0));
-        assert!(!is_full_socket(&row(State::SYN_RECV, false, 0, "127.0.0.1:1").0));
+        assert!(report.findings.contains(&Finding::SavedSsDiffers {
+            figures: vec![Figure::Closed]
+        }));
     }
 }

@@ -21,22 +21,44 @@
 
 use std::fmt;
 
-use crate::collect::sockstat::{SsFigures, TransportRow};
+use std::collections::BTreeMap;
 
-/// The figures of a saved `ss -s` output; `None` for those the paste does not contain.
+use crate::figures::{Column, Figure, Row, SsFigures, TransportRow};
+
+/// The figures of a saved `ss -s` output: those the paste contains.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SavedSs {
-    pub total: Option<u64>,
-    pub tcp_total: Option<u64>,
-    pub estab: Option<u64>,
-    pub closed: Option<i64>,
-    pub orphaned: Option<u64>,
-    pub timewait: Option<u64>,
-    pub raw: Option<TransportRow>,
-    pub udp: Option<TransportRow>,
-    pub tcp: Option<TransportRow>,
-    pub inet: Option<TransportRow>,
-    pub frag: Option<TransportRow>,
+pub struct SavedSs(BTreeMap<Figure, i64>);
+
+impl SavedSs {
+    /// The saved value of a figure, if the paste has it.
+    pub fn get(&self, figure: Figure) -> Option<i64> {
+        self.0.get(&figure).copied()
+    }
+
+    /// Every figure the paste has, in the order ss prints them.
+    pub fn figures(&self) -> impl Iterator<Item = (Figure, i64)> + '_ {
+        self.0.iter().map(|(figure, value)| (*figure, *value))
+    }
+
+    fn set(&mut self, figure: Figure, value: u64) {
+        self.0.insert(figure, i64::try_from(value).unwrap_or(i64::MAX));
+    }
+
+    fn set_row(&mut self, row: Row, cells: TransportRow) {
+        for (column, value) in Column::ALL.into_iter().zip([cells.total, cells.ip, cells.ipv6]) {
+            self.set(Figure::Transport(row, column), value);
+        }
+    }
+
+    fn has(&self, figure: Figure) -> bool {
+        self.0.contains_key(&figure)
+    }
+}
+
+impl FromIterator<(Figure, i64)> for SavedSs {
+    fn from_iter<I: IntoIterator<Item = (Figure, i64)>>(figures: I) -> Self {
+        SavedSs(figures.into_iter().collect())
+    }
 }
 
 /// Why a saved `ss -s` output could not be read.
@@ -95,37 +117,32 @@ pub fn parse(text: &str) -> Result<SavedSs, SavedSsError> {
         };
         match label {
             "Total:" => {
-                if saved.total.is_some() {
+                if saved.has(Figure::Total) {
                     return Err(bad("a second `Total:` line".to_owned()));
                 }
-                saved.total = Some(parse_total(rest).map_err(bad)?);
+                saved.set(Figure::Total, parse_total(rest).map_err(bad)?);
             }
             "TCP:" => {
-                if saved.tcp_total.is_some() {
+                if saved.has(Figure::TcpTotal) {
                     return Err(bad("a second `TCP:` line".to_owned()));
                 }
                 let tcp = parse_tcp_line(rest).map_err(bad)?;
-                saved.tcp_total = Some(tcp.total);
-                saved.estab = Some(tcp.estab);
-                saved.closed = Some(tcp.closed);
-                saved.orphaned = Some(tcp.orphaned);
-                saved.timewait = Some(tcp.timewait);
+                saved.set(Figure::TcpTotal, tcp.total);
+                saved.set(Figure::Estab, tcp.estab);
+                saved.0.insert(Figure::Closed, tcp.closed);
+                saved.set(Figure::Orphaned, tcp.orphaned);
+                saved.set(Figure::Timewait, tcp.timewait);
             }
-            "RAW" | "UDP" | "TCP" | "INET" | "FRAG" => {
-                let slot = match label {
-                    "RAW" => &mut saved.raw,
-                    "UDP" => &mut saved.udp,
-                    "TCP" => &mut saved.tcp,
-                    "INET" => &mut saved.inet,
-                    _ => &mut saved.frag,
+            label => {
+                // The table header, the slabinfo row of iproute2 <= 4.16, anything else: skipped.
+                let Some(row) = Row::ALL.into_iter().find(|row| row.label() == label) else {
+                    continue;
                 };
-                if slot.is_some() {
+                if saved.has(Figure::Transport(row, Column::Total)) {
                     return Err(bad(format!("a second `{label}` row")));
                 }
-                *slot = Some(parse_row(rest).map_err(bad)?);
+                saved.set_row(row, parse_row(rest).map_err(bad)?);
             }
-            // The table header, the slabinfo row of iproute2 <= 4.16, anything else.
-            _ => {}
         }
     }
     Ok(saved)
@@ -258,9 +275,7 @@ fn parse_row(rest: &str) -> Result<TransportRow, String> {
 /// One figure of the saved output next to the live one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct FigureComparison {
-    /// `total`, `tcp_total`, `estab`, `closed`, `orphaned`, `timewait`, then `raw.total`,
-    /// `raw.ip`, `raw.ipv6`, and so on for `udp`, `tcp`, `inet`, `frag`.
-    pub figure: &'static str,
+    pub figure: Figure,
     pub saved: i64,
     pub live: i64,
     /// live − saved.
@@ -269,38 +284,16 @@ pub struct FigureComparison {
 
 /// The figures present in `saved`, each with its live value, in the order ss prints them.
 pub fn compare(saved: &SavedSs, live: &SsFigures) -> Vec<FigureComparison> {
-    let signed = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-    let cells = |row: TransportRow| [row.total, row.ip, row.ipv6].map(signed);
-    let mut figures = vec![
-        ("total", saved.total.map(signed), signed(live.total)),
-        ("tcp_total", saved.tcp_total.map(signed), signed(live.tcp_total)),
-        ("estab", saved.estab.map(signed), signed(live.estab)),
-        ("closed", saved.closed, live.closed),
-        ("orphaned", saved.orphaned.map(signed), signed(live.orphaned)),
-        ("timewait", saved.timewait.map(signed), signed(live.timewait)),
-    ];
-    let rows = [
-        (["raw.total", "raw.ip", "raw.ipv6"], saved.raw, live.raw),
-        (["udp.total", "udp.ip", "udp.ipv6"], saved.udp, live.udp),
-        (["tcp.total", "tcp.ip", "tcp.ipv6"], saved.tcp, live.tcp),
-        (["inet.total", "inet.ip", "inet.ipv6"], saved.inet, live.inet),
-        (["frag.total", "frag.ip", "frag.ipv6"], saved.frag, live.frag),
-    ];
-    for (names, saved_row, live_row) in rows {
-        let saved_cells = saved_row.map(cells);
-        for (column, (name, live_cell)) in names.into_iter().zip(cells(live_row)).enumerate() {
-            figures.push((name, saved_cells.map(|saved| saved[column]), live_cell));
-        }
-    }
-    figures
-        .into_iter()
-        .filter_map(|(figure, saved, live)| {
-            saved.map(|saved| FigureComparison {
+    saved
+        .figures()
+        .map(|(figure, saved)| {
+            let live = live.get(figure);
+            FigureComparison {
                 figure,
                 saved,
                 live,
                 diff: live.saturating_sub(saved),
-            })
+            }
         })
         .collect()
 }
@@ -328,8 +321,9 @@ mod tests {
         include_str!("../tests/fixtures/sockstat6-6.18-populated-netns.txt");
     const SNMP_6_18_POPULATED: &str = include_str!("../tests/fixtures/snmp-6.18-populated-netns.txt");
 
-    fn row(total: u64, ip: u64, ipv6: u64) -> Option<TransportRow> {
-        Some(TransportRow { total, ip, ipv6 })
+    /// A saved output with every figure, the values in the order ss prints them.
+    fn every_figure(values: [i64; 21]) -> SavedSs {
+        Figure::ALL.into_iter().zip(values).collect()
     }
 
     fn error_of(text: &str) -> SavedSsError {
@@ -354,33 +348,27 @@ mod tests {
     fn ss_6_1_new_netns() {
         assert_eq!(
             parse(SS_S_6_1_NEW_NETNS),
-            Ok(SavedSs {
-                total: Some(0),
-                tcp_total: Some(1),
-                estab: Some(0),
-                closed: Some(1),
-                orphaned: Some(0),
-                timewait: Some(0),
-                raw: row(0, 0, 0),
-                udp: row(0, 0, 0),
-                tcp: row(0, 0, 0),
-                inet: row(0, 0, 0),
-                frag: row(0, 0, 0),
-            })
+            Ok(every_figure([
+                0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            ]))
         );
     }
 
     #[test]
     fn ss_6_1_root_netns() {
         let saved = parse(SS_S_6_1_ROOT_NETNS).expect("parses");
-        assert_eq!((saved.total, saved.closed), (Some(11), Some(0)));
-        assert_eq!(saved.tcp, row(1, 1, 0));
+        assert_eq!(
+            (saved.get(Figure::Total), saved.get(Figure::Closed)),
+            (Some(11), Some(0))
+        );
+        let tcp = Column::ALL.map(|column| saved.get(Figure::Transport(Row::Tcp, column)));
+        assert_eq!(tcp, [Some(1), Some(1), Some(0)]);
     }
 
     #[test]
     fn every_figure_of_a_rendered_output_reads_back() {
         let live = populated_figures();
-        let saved = parse(&live.render()).expect("parses");
+        let saved = parse(&crate::render::ss::ss_block(&live)).expect("parses");
         let comparisons = compare(&saved, &live);
         assert_eq!(comparisons.len(), 6 + 5 * 3);
         assert!(comparisons.iter().all(|c| c.diff == 0), "{comparisons:?}");
@@ -392,19 +380,9 @@ mod tests {
         let saved = parse(SS_S_5_5).expect("parses");
         assert_eq!(
             saved,
-            SavedSs {
-                total: Some(400),
-                tcp_total: Some(285),
-                estab: Some(136),
-                closed: Some(138),
-                orphaned: Some(1),
-                timewait: Some(38),
-                raw: row(1, 0, 1),
-                udp: row(6, 4, 2),
-                tcp: row(147, 143, 4),
-                inet: row(154, 147, 7),
-                frag: row(0, 0, 0),
-            }
+            every_figure([
+                400, 285, 136, 138, 1, 38, 1, 0, 1, 6, 4, 2, 147, 143, 4, 154, 147, 7, 0, 0, 0
+            ])
         );
         let counters = Counters {
             tcp_curr_estab: 136,
@@ -418,19 +396,9 @@ mod tests {
     fn ss_4_16_slabinfo_figures_are_dropped() {
         assert_eq!(
             parse(SS_S_4_16),
-            Ok(SavedSs {
-                total: Some(246),
-                tcp_total: Some(129),
-                estab: Some(87),
-                closed: Some(28),
-                orphaned: Some(4),
-                timewait: Some(28),
-                raw: row(1, 0, 1),
-                udp: row(6, 4, 2),
-                tcp: row(101, 94, 7),
-                inet: row(108, 98, 10),
-                frag: row(0, 0, 0),
-            })
+            Ok(every_figure([
+                246, 129, 87, 28, 4, 28, 1, 0, 1, 6, 4, 2, 101, 94, 7, 108, 98, 10, 0, 0, 0
+            ]))
         );
     }
 
@@ -453,15 +421,18 @@ mod tests {
     #[test]
     fn a_paste_without_total_starts_at_tcp() {
         let saved = parse("TCP:   1 (estab 0, closed 1, orphaned 0, timewait 0)\n").expect("parses");
-        assert_eq!((saved.total, saved.closed), (None, Some(1)));
-        assert_eq!(saved.raw, None);
+        assert_eq!(
+            (saved.get(Figure::Total), saved.get(Figure::Closed)),
+            (None, Some(1))
+        );
+        assert_eq!(saved.get(Figure::Transport(Row::Raw, Column::Total)), None);
     }
 
     #[test]
     fn negative_closed_is_read() {
         let saved =
             parse("Total: 3\nTCP:   4 (estab 0, closed -3, orphaned 0, timewait 3)\n").expect("parses");
-        assert_eq!(saved.closed, Some(-3));
+        assert_eq!(saved.get(Figure::Closed), Some(-3));
     }
 
     #[test]
@@ -603,12 +574,16 @@ mod tests {
 
     #[test]
     fn compare_lists_only_saved_figures_in_ss_order() {
-        let saved = SavedSs {
-            total: Some(40),
-            closed: Some(25),
-            udp: row(5, 4, 1),
-            ..SavedSs::default()
-        };
+        let udp = |column| Figure::Transport(Row::Udp, column);
+        let saved: SavedSs = [
+            (Figure::Total, 40),
+            (Figure::Closed, 25),
+            (udp(Column::Total), 5),
+            (udp(Column::Ip), 4),
+            (udp(Column::Ipv6), 1),
+        ]
+        .into_iter()
+        .collect();
         let live = populated_figures();
         let comparison = |figure, saved: i64, live: i64| FigureComparison {
             figure,
@@ -620,11 +595,11 @@ mod tests {
         assert_eq!(
             comparisons,
             vec![
-                comparison("total", 40, 42),
-                comparison("closed", 25, 20),
-                comparison("udp.total", 5, 6),
-                comparison("udp.ip", 4, 4),
-                comparison("udp.ipv6", 1, 2),
+                comparison(Figure::Total, 40, 42),
+                comparison(Figure::Closed, 25, 20),
+                comparison(udp(Column::Total), 5, 6),
+                comparison(udp(Column::Ip), 4, 4),
+                comparison(udp(Column::Ipv6), 1, 2),
             ]
         );
         let diffs: Vec<i64> = comparisons.iter().map(|c| c.diff).collect();
@@ -634,8 +609,8 @@ mod tests {
     #[test]
     fn compare_names_every_figure_in_ss_order() {
         let live = populated_figures();
-        let saved = parse(&live.render()).expect("parses");
-        let names: Vec<&str> = compare(&saved, &live).iter().map(|c| c.figure).collect();
+        let saved = parse(&crate::render::ss::ss_block(&live)).expect("parses");
+        let names: Vec<&str> = compare(&saved, &live).iter().map(|c| c.figure.name()).collect();
         assert_eq!(
             names,
             [

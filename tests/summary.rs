@@ -43,7 +43,32 @@ struct Report {
     processes: ScanStats,
     consistency: Consistency,
     saved_ss: Option<Vec<FigureComparison>>,
+    findings: Vec<Finding>,
     notes: Vec<String>,
+}
+
+/// `findings`: what the reconciliation found, as data (the man page lists every kind).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum Finding {
+    TimewaitSplit { time_wait: u64, fin_wait2: u64 },
+    BoundInactiveNotDumped,
+    NotPrivileged,
+    ProcessesDenied { denied: u32, total: u32 },
+    ProcessesVanished { count: u32 },
+    NamespacesNotEntered { count: u32 },
+    Unplaced { count: u64 },
+    PlacedByHolder { count: u64 },
+    ChangedSinceDump { count: u64 },
+    ClosedDuringWalk { count: u64 },
+    UnownedBoundInactive { count: u64 },
+    InterruptedDumps { count: u32 },
+    Undecodable { detail: String },
+    Unsupported { proto: String },
+    Unsettled { attempts: u32 },
+    Unexplained { count: i64, drift: i64 },
+    Overcounted { count: i64, drift: i64 },
+    SavedSsDiffers { figures: Vec<String> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -592,13 +617,14 @@ fn closed_terms_match_the_sockets_built() {
     );
     assert_eq!(c.unbound, 3, "never-bound v4 and v6, autobound refused: {c:?}");
     assert!(
-        report
-            .notes
-            .iter()
-            .any(|n| n.contains("1 in TIME_WAIT, 1 in FIN_WAIT2")),
+        report.findings.contains(&Finding::TimewaitSplit {
+            time_wait: 1,
+            fin_wait2: 1
+        }),
         "timewait substates: {:?}",
-        report.notes
+        report.findings
     );
+    assert_eq!(report.notes.len(), report.findings.len(), "one note per finding");
     assert_close_sockets(&report, population.expected_close_sockets());
 
     let entry = report
@@ -1078,12 +1104,9 @@ fn ordinary_user_gets_a_lower_bound() {
     let report = parse_report(&out.stdout);
 
     assert!(
-        report
-            .notes
-            .iter()
-            .any(|n| n.contains("the census is a lower bound")),
+        report.findings.contains(&Finding::NotPrivileged),
         "{:?}",
-        report.notes
+        report.findings
     );
     // At least this (root) test process refused its fd table.
     assert!(report.processes.denied > 0, "{:?}", report.processes);

@@ -7,25 +7,17 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::cli::ListArgs;
-use crate::collect::diag::{DiagError, DiagSocket};
-use crate::collect::netns;
-use crate::collect::owners::ProcScan;
+use crate::collect::Collector;
+use crate::collect::census::BoundInactive;
+use crate::collect::diag::DiagError;
 use crate::model::{Owner, Proto};
+use crate::reconcile::Finding;
 use crate::render::list::ListFormat;
+use crate::render::notes;
 
 pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()> {
-    if let Some(path) = args.netns.path() {
-        netns::enter(&netns::open(&path)?, &path)?;
-    }
-    let mut diag = DiagSocket::open()?;
-    if args.wants_bound_inactive() && !diag.dumps_bound_inactive()? {
-        warn("this kernel (< 6.8) does not dump bound-inactive TCP sockets: they are not listed");
-    }
-    let scan = if args.processes {
-        Some(ProcScan::scan(proc_root, false)?)
-    } else {
-        None
-    };
+    let mut collector = Collector::open(proc_root, args.netns.path().as_deref())?;
+    let scan = args.processes.then(|| collector.scan(false)).transpose()?;
     let format = if args.json {
         ListFormat::Json {
             processes: args.processes,
@@ -41,7 +33,7 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
     let mut owners: Vec<Owner> = Vec::new();
     for request in args.requests() {
         let mut written = Ok(());
-        let outcome = diag.dump(&request, |socket| {
+        let outcome = collector.dump(&request, |socket| {
             if written.is_err() {
                 return;
             }
@@ -57,46 +49,37 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
         match outcome {
             Ok(stats) => {
                 if stats.interrupted {
-                    warn(&format!(
-                        "the {} {} dump was interrupted (NLM_F_DUMP_INTR): sockets may be missing or repeated",
-                        request.family.name(),
-                        request.proto.name()
-                    ));
+                    warn(&Finding::InterruptedDumps { count: 1 });
                 }
-                if let Some(undecodable) = stats.undecodable() {
-                    warn(&format!(
-                        "undecodable sock_diag messages were skipped: {undecodable}"
-                    ));
+                if let Some(detail) = stats.undecodable() {
+                    warn(&Finding::Undecodable { detail });
                 }
             }
-            Err(e @ DiagError::Unsupported { proto, .. }) => {
+            Err(DiagError::Unsupported { proto }) => {
                 if !unsupported.contains(&proto) {
                     unsupported.push(proto);
-                    warn(&format!("{e}: not supported, skipped"));
+                    warn(&Finding::Unsupported { proto });
                 }
             }
             Err(e) => return Err(e.into()),
         }
     }
     out.flush()?;
+    if args.wants_bound_inactive() && collector.bound_inactive() == BoundInactive::NotDumped {
+        warn(&Finding::BoundInactiveNotDumped);
+    }
     if let Some(scan) = &scan
         && scan.stats.denied > 0
     {
-        let why = if rustix::process::geteuid().is_root() {
-            "refused even to root: another user namespace, or a protected process"
-        } else {
-            "run as root to see them all"
-        };
-        warn(&format!(
-            "{} of {} processes could not be inspected (permission denied): owners are a lower bound; {why}",
-            scan.stats.denied,
-            scan.stats.denied + scan.stats.scanned
-        ));
+        warn(&Finding::ProcessesDenied {
+            denied: scan.stats.denied,
+            total: scan.stats.denied + scan.stats.scanned + scan.stats.vanished,
+        });
     }
     Ok(())
 }
 
-/// A notice on stderr that does not stop the command.
-pub fn warn(message: &str) {
-    eprintln!("sockdiag: {message}");
+/// A finding on stderr that does not stop the command.
+fn warn(finding: &Finding) {
+    eprintln!("sockdiag: {}", notes::note(finding));
 }

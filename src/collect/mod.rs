@@ -1,6 +1,412 @@
-//! Collection: everything sockdiag learns about the system, and nothing else.
+//! Collection: the one way any command learns about the system, and the only code that talks
+//! to the kernel (netlink, `/proc`, `/run/netns`, `pidfd_getfd`).
+//!
+//! - [`diag`]: `SOCK_DIAG_BY_FAMILY` dumps over a `NETLINK_SOCK_DIAG` socket, decoded at once
+//!   into our own [`Socket`](crate::model::Socket) rows.
+//! - [`sockstat`]: the counters `ss -s` prints arithmetic on.
+//! - [`census`]: one namespace's census, its TCP dumps between two reads of its own counters.
+//! - [`owners`]: one walk over `/proc/PID/fd`, for owners and each process's namespace.
+//! - [`netns`]: finding namespaces and working inside one from a short-lived thread.
+//! - [`sys`]: what a held socket says about itself (`pidfd_getfd`, `SIOCGSKNS`, `TCP_INFO`).
+//!
+//! A [`Collector`] holds what outlives one run: the sock_diag socket of the namespace it
+//! reads and what the kernel was found to support. `list` streams dumps through it;
+//! `summary` asks it for a [`HostCollection`]: one `/proc` walk, every namespace found, the
+//! census of each taken once, and the place of every held TCP socket no dump returned.
+//!
+//! Order and consistency: the walk comes first and takes long; it touches no counter. Each
+//! namespace's census then reads its counters, dumps its TCP sockets and reads them again,
+//! retrying only those dumps while that namespace's own `inuse`/`tw` move (see [`census`]).
+//! Last, each held TCP socket that no dump returned is asked for its namespace and its state
+//! now: one still in TCP_CLOSE is a socket without a port (never bound, or port released);
+//! one in another state changed between the dump and the question and is counted apart; one
+//! whose descriptor is gone was closed during the collection.
+
+pub mod census;
 pub mod diag;
 pub mod netns;
 pub mod owners;
 pub mod sockstat;
 pub mod sys;
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rustix::io::Errno;
+
+use crate::model::{Family, State};
+use census::{BoundInactive, NamespaceCensus};
+use diag::{DiagError, DiagSocket, DumpStats, Request};
+use owners::ProcScan;
+
+/// What a command keeps between samples: the sock_diag socket of the namespace it reads, that
+/// namespace's file (when it is not our own) and the kernel's bound-inactive support.
+pub struct Collector {
+    proc_root: PathBuf,
+    /// The namespace read, when it is not the caller's (`--netns`).
+    target_file: Option<File>,
+    target: u64,
+    diag: DiagSocket,
+    support: BoundInactive,
+}
+
+/// How a namespace is named for a person: the most telling name found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceName {
+    /// A file under `/run/netns` (`ip netns`, CNI).
+    Named(String),
+    /// A file under `/run/docker/netns` (a Docker sandbox).
+    Docker(String),
+    /// The namespace of pid 1.
+    Initial,
+    /// The lowest pid in it that is not a kernel thread (or, failing that, the lowest pid).
+    Process { pid: u32, comm: String },
+    /// No process is in it and no file names it: only a socket created there was found.
+    SocketOnly,
+}
+
+/// A namespace found, and its census or why there is none.
+#[derive(Debug)]
+pub struct Namespace {
+    pub netns: u64,
+    pub name: NamespaceName,
+    pub census: Result<NamespaceCensus, String>,
+}
+
+/// Where a held TCP socket that no dump returned belongs, and how that was learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// The socket said so itself (`SIOCGSKNS`), with its TCP state when asked.
+    Socket { netns: u64, state: State },
+    /// Taken from a holder's `/proc/PID/ns/net` (`pidfd_getfd` not permitted): the socket
+    /// may have been created elsewhere and passed; its state is unknown.
+    Process { netns: u64 },
+    /// Neither could be learnt.
+    Unknown,
+}
+
+impl Placement {
+    pub fn netns(self) -> Option<u64> {
+        match self {
+            Placement::Socket { netns, .. } | Placement::Process { netns } => Some(netns),
+            Placement::Unknown => None,
+        }
+    }
+}
+
+/// A TCP socket held by a process that no dump of any namespace returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldTcp {
+    pub inode: u32,
+    pub family: Family,
+    pub placement: Placement,
+}
+
+/// Everything one collection of the host saw.
+#[derive(Debug)]
+pub struct HostCollection {
+    /// The namespace whose `ss -s` is explained (the caller's, or `--netns`).
+    pub target: u64,
+    /// Every namespace found; the target first.
+    pub namespaces: Vec<Namespace>,
+    pub scan: ProcScan,
+    pub held: Vec<HeldTcp>,
+    /// Held TCP sockets found by the walk whose descriptor was closed before it could be
+    /// asked anything: they came and went during the collection.
+    pub closed_during_walk: u64,
+    pub bound_inactive: BoundInactive,
+    /// Running with euid 0.
+    pub privileged: bool,
+}
+
+impl HostCollection {
+    /// The census of the target namespace, which a collection always has.
+    pub fn target_census(&self) -> &NamespaceCensus {
+        match self.namespaces.first().map(|ns| &ns.census) {
+            Some(Ok(census)) => census,
+            _ => unreachable!("a HostCollection starts with the target's census"),
+        }
+    }
+}
+
+impl Collector {
+    /// A collector for the namespace `netns` (a `/run/netns` name's path or a namespace file)
+    /// or, without one, the caller's.
+    pub fn open(proc_root: &Path, netns: Option<&Path>) -> Result<Collector> {
+        let (target_file, target) = match netns {
+            Some(path) => {
+                let file = netns::open(path)?;
+                let inode = netns::inode(&file)?;
+                (Some(file), inode)
+            }
+            None => (None, netns::current()?),
+        };
+        let diag =
+            netns::within(target_file.as_ref(), || Ok(DiagSocket::open()?)).with_context(|| match netns {
+                Some(path) => format!("cannot enter netns {}", path.display()),
+                None => "netlink sock_diag".to_owned(),
+            })?;
+        Ok(Collector {
+            proc_root: proc_root.to_owned(),
+            target_file,
+            target,
+            diag,
+            support: BoundInactive::Unknown,
+        })
+    }
+
+    /// Inode of the namespace read.
+    pub fn netns(&self) -> u64 {
+        self.target
+    }
+
+    /// What the kernel was found to support so far.
+    pub fn bound_inactive(&self) -> BoundInactive {
+        self.support
+    }
+
+    /// Runs one dump of the namespace read, streaming its rows. The first IPv4 TCP dump that
+    /// asks for bound-inactive sockets also learns whether the kernel dumps them.
+    pub fn dump(
+        &mut self,
+        request: &Request,
+        on_row: impl FnMut(crate::model::Socket),
+    ) -> Result<DumpStats, DiagError> {
+        let wants = request.proto == crate::model::Proto::Tcp
+            && request.family == Family::Inet
+            && request.states & State::BOUND_INACTIVE.bit() != 0;
+        if !(wants && self.support == BoundInactive::Unknown) {
+            return self.diag.dump(request, on_row);
+        }
+        let (_probe, inode) = netns::within(self.target_file.as_ref(), || Ok(diag::probe_socket()?))
+            .map_err(|e| DiagError::Io {
+                what: "probe socket",
+                error: std::io::Error::other(format!("{e:#}")),
+            })?;
+        let (stats, seen) = self.diag.dump_probing(request, inode, on_row)?;
+        self.support = if seen {
+            BoundInactive::Dumped
+        } else {
+            BoundInactive::NotDumped
+        };
+        Ok(stats)
+    }
+
+    /// One walk over `/proc` for owners (and, with `with_netns`, each process's namespace).
+    pub fn scan(&self, with_netns: bool) -> std::io::Result<ProcScan> {
+        ProcScan::scan(&self.proc_root, with_netns)
+    }
+
+    /// The census of the namespace read, taken from inside it.
+    fn target_census(&mut self) -> Result<NamespaceCensus> {
+        let (counters, own) = if self.target_file.is_some() {
+            (self.proc_root.join("thread-self/net"), 1)
+        } else {
+            (self.proc_root.join("net"), 1)
+        };
+        // A fake /proc tree (tests) does not count our sock_diag socket.
+        let own = if self.proc_root == Path::new("/proc") {
+            own
+        } else {
+            0
+        };
+        let (target, diag, support) = (self.target, &mut self.diag, &mut self.support);
+        netns::within(self.target_file.as_ref(), || {
+            census::take(diag, target, &counters, own, support)
+        })
+    }
+
+    /// The whole host: one `/proc` walk, every namespace found and its census, the place of
+    /// every held TCP socket that no dump returned.
+    pub fn host(&mut self) -> Result<HostCollection> {
+        let scan = self.scan(true)?;
+        let target = self.target_census()?;
+        let mut namespaces = vec![Namespace {
+            netns: self.target,
+            name: NamespaceName::SocketOnly,
+            census: Ok(target),
+        }];
+        let mut files: Vec<Option<PathBuf>> = vec![None];
+        for (inode, name, path) in discover(&scan, &self.proc_root) {
+            match namespaces.iter().position(|ns| ns.netns == inode) {
+                Some(i) => {
+                    if rank(&name) < rank(&namespaces[i].name) {
+                        namespaces[i].name = name;
+                    }
+                }
+                None => {
+                    namespaces.push(Namespace {
+                        netns: inode,
+                        name,
+                        census: Err(String::new()),
+                    });
+                    files.push(Some(path));
+                }
+            }
+        }
+        let thread_counters = self.proc_root.join("thread-self/net");
+        for (ns, path) in namespaces.iter_mut().zip(&files).skip(1) {
+            if let Some(path) = path {
+                ns.census = self
+                    .census_of(ns.netns, path, &thread_counters)
+                    .map_err(|e| format!("{e:#}"));
+            }
+        }
+
+        let (held, closed_during_walk, found_by_socket) = place_held(&scan, &namespaces);
+        for (inode, file) in found_by_socket {
+            let census = census_in(&file, inode, &thread_counters, &mut self.support);
+            namespaces.push(Namespace {
+                netns: inode,
+                name: NamespaceName::SocketOnly,
+                census: census.map_err(|e| format!("{e:#}")),
+            });
+        }
+        Ok(HostCollection {
+            target: self.target,
+            namespaces,
+            scan,
+            held,
+            closed_during_walk,
+            bound_inactive: self.support,
+            privileged: rustix::process::geteuid().is_root(),
+        })
+    }
+
+    fn census_of(&mut self, inode: u64, path: &Path, counters: &Path) -> Result<NamespaceCensus> {
+        let file = netns::open(path)?;
+        census_in(&file, inode, counters, &mut self.support)
+    }
+}
+
+/// The census of the namespace of `file`, from a thread inside it, with a sock_diag socket
+/// of its own.
+fn census_in(
+    file: &impl AsFd,
+    inode: u64,
+    counters: &Path,
+    support: &mut BoundInactive,
+) -> Result<NamespaceCensus> {
+    let file = File::from(file.as_fd().try_clone_to_owned()?);
+    netns::within(Some(&file), || {
+        let mut diag = DiagSocket::open()?;
+        census::take(&mut diag, inode, counters, 1, support)
+    })
+}
+
+/// How telling a name is; lower wins.
+fn rank(name: &NamespaceName) -> u8 {
+    match name {
+        NamespaceName::Named(_) => 0,
+        NamespaceName::Docker(_) => 1,
+        NamespaceName::Initial => 2,
+        NamespaceName::Process { .. } => 3,
+        NamespaceName::SocketOnly => 4,
+    }
+}
+
+/// Every namespace a file names or a process is in, with its best name and a path to enter
+/// it by: bind mounts first, then processes in pid order (kernel threads last).
+fn discover(scan: &ProcScan, proc_root: &Path) -> Vec<(u64, NamespaceName, PathBuf)> {
+    let mut found: Vec<(u64, NamespaceName, PathBuf)> = netns::bind_mounts()
+        .into_iter()
+        .map(|mount| {
+            let name = if mount.docker {
+                NamespaceName::Docker(mount.name)
+            } else {
+                NamespaceName::Named(mount.name)
+            };
+            (mount.inode, name, mount.path)
+        })
+        .collect();
+    let mut processes: Vec<_> = scan.processes.iter().collect();
+    processes.sort_by_key(|p| (p.kernel_thread, p.pid));
+    for process in processes {
+        let Some(inode) = process.netns else { continue };
+        let name = if process.pid == 1 {
+            NamespaceName::Initial
+        } else {
+            NamespaceName::Process {
+                pid: process.pid,
+                comm: process.comm.clone(),
+            }
+        };
+        match found.iter_mut().find(|(known, ..)| *known == inode) {
+            Some(entry) => {
+                if rank(&name) < rank(&entry.1) {
+                    entry.1 = name;
+                }
+            }
+            None => found.push((inode, name, proc_root.join(format!("{}/ns/net", process.pid)))),
+        }
+    }
+    found
+}
+
+/// Places every held TCP socket that no dump returned. Returns the placements, how many
+/// were closed before they could be asked, and the namespaces only such a socket revealed
+/// (with a descriptor to enter each).
+fn place_held(
+    scan: &ProcScan,
+    namespaces: &[Namespace],
+) -> (Vec<HeldTcp>, u64, Vec<(u64, std::os::fd::OwnedFd)>) {
+    let dumped = |inode: u32| {
+        namespaces
+            .iter()
+            .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(inode)))
+    };
+    let mut held = Vec::new();
+    let mut closed = 0;
+    let mut revealed: Vec<(u64, std::os::fd::OwnedFd)> = Vec::new();
+    for holders in scan.sockets.chunk_by(|a, b| a.inode == b.inode) {
+        let inode = holders[0].inode;
+        if dumped(inode) {
+            continue;
+        }
+        // Only now, for the few inodes no dump returned, ask what protocol they are.
+        let family = match holders.iter().find_map(|fd| scan.protocol(fd).ok()).as_deref() {
+            Some("TCP") => Family::Inet,
+            Some("TCPv6") => Family::Inet6,
+            _ => continue,
+        };
+        let mut placement = Placement::Unknown;
+        let mut gone = true;
+        for fd in holders {
+            let process = scan.process(fd);
+            match sys::held_tcp_socket(process.pid, fd.fd) {
+                Ok(socket) => {
+                    placement = Placement::Socket {
+                        netns: socket.netns_inode,
+                        state: State(socket.state),
+                    };
+                    if !namespaces.iter().any(|ns| ns.netns == socket.netns_inode)
+                        && !revealed.iter().any(|(inode, _)| *inode == socket.netns_inode)
+                    {
+                        revealed.push((socket.netns_inode, socket.netns));
+                    }
+                    gone = false;
+                    break;
+                }
+                Err(Errno::BADF | Errno::SRCH | Errno::NOENT) => {}
+                Err(_) => {
+                    gone = false;
+                    if let (Placement::Unknown, Some(netns)) = (placement, process.netns) {
+                        placement = Placement::Process { netns };
+                    }
+                }
+            }
+        }
+        if gone {
+            closed += 1;
+        } else {
+            held.push(HeldTcp {
+                inode,
+                family,
+                placement,
+            });
+        }
+    }
+    (held, closed, revealed)
+}

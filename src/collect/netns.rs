@@ -7,12 +7,10 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
-
-use crate::collect::diag::DiagSocket;
 
 /// Where the named namespaces of `ip netns` live.
 pub const NAMED_DIR: &str = "/run/netns";
@@ -20,14 +18,8 @@ pub const NAMED_DIR: &str = "/run/netns";
 /// Opens a namespace file (`/run/netns/NAME`, `/proc/PID/ns/net`) for later `setns`.
 pub fn open(path: &Path) -> Result<File> {
     let file = File::open(path).with_context(|| format!("netns {}", path.display()))?;
-    inode(&file).with_context(|| format!("netns {}", path.display()))?;
+    namespace_inode(&file).with_context(|| format!("netns {}", path.display()))?;
     Ok(file)
-}
-
-/// Moves the calling thread into the namespace `file` refers to.
-pub fn enter(file: &File, path: &Path) -> Result<()> {
-    move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
-        .with_context(|| format!("cannot enter netns {}", path.display()))
 }
 
 /// Inode of a namespace file.
@@ -41,30 +33,70 @@ pub fn current() -> Result<u64> {
     inode(&file)
 }
 
-/// A sock_diag socket that dumps the namespace of `file`, opened without moving the caller.
-pub fn diag_socket_in(file: &File, path: &Path) -> Result<DiagSocket> {
+/// Runs `work` in the namespace of `file` on a short-lived thread, or right here when `file`
+/// is `None` (the caller's own namespace). The caller never leaves its namespace; what
+/// `work` creates there (a sock_diag socket, a probe socket) stays in that namespace.
+pub fn within<R: Send>(file: Option<&File>, work: impl FnOnce() -> Result<R> + Send) -> Result<R> {
+    let Some(file) = file else {
+        return work();
+    };
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                enter(file, path)?;
-                Ok(DiagSocket::open()?)
+                move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
+                    .context("setns(CLONE_NEWNET)")?;
+                work()
             })
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("netns thread panicked")))
     })
 }
 
-/// The namespaces `ip netns` named: (inode, name). A missing directory means none.
-pub fn named() -> Vec<(u64, String)> {
-    let Ok(entries) = std::fs::read_dir(NAMED_DIR) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let inode = std::fs::metadata(entry.path()).ok()?;
-            let name = entry.file_name().into_string().ok()?;
-            Some((std::os::unix::fs::MetadataExt::ino(&inode), name))
-        })
-        .collect()
+/// The directories of bind-mounted namespace files: `ip netns` (and CNI plugins, whose
+/// `cni-…` files live there too), and Docker's.
+pub const BIND_MOUNT_DIRS: [&str; 2] = [NAMED_DIR, "/run/docker/netns"];
+
+/// A namespace file found under [`BIND_MOUNT_DIRS`].
+#[derive(Debug, Clone)]
+pub struct BindMount {
+    pub inode: u64,
+    /// The file name: the `ip netns` name, or Docker's sandbox id.
+    pub name: String,
+    pub path: PathBuf,
+    /// Found under `/run/docker/netns`.
+    pub docker: bool,
+}
+
+/// Every namespace file under [`BIND_MOUNT_DIRS`]. A missing directory means none; a file
+/// that is not a namespace (a stale one, whose mount is gone) is skipped.
+pub fn bind_mounts() -> Vec<BindMount> {
+    let mut found = Vec::new();
+    for dir in BIND_MOUNT_DIRS {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(file) = File::open(&path) else { continue };
+            let Ok(inode) = namespace_inode(&file) else {
+                continue;
+            };
+            found.push(BindMount {
+                inode,
+                name: entry.file_name().to_string_lossy().into_owned(),
+                path,
+                docker: dir != NAMED_DIR,
+            });
+        }
+    }
+    found.sort_by(|a, b| (a.docker, &a.name).cmp(&(b.docker, &b.name)));
+    found
+}
+
+/// The inode of a file that is a namespace (on nsfs), or an error.
+fn namespace_inode(file: &File) -> Result<u64> {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let fs = rustix::fs::fstatfs(file)?;
+    anyhow::ensure!(fs.f_type as i64 == NSFS_MAGIC, "not a namespace file");
+    inode(file)
 }

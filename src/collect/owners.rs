@@ -42,6 +42,9 @@ pub struct Process {
     pub comm: String,
     /// Inode of `/proc/PID/ns/net`, when asked for and readable.
     pub netns: Option<u64>,
+    /// A kernel thread (`PF_KTHREAD` in `/proc/PID/stat`), known when namespaces are asked
+    /// for: such a process does not name a namespace when another one can.
+    pub kernel_thread: bool,
 }
 
 /// How many processes the walk could not inspect, and why.
@@ -138,12 +141,12 @@ impl ProcScan {
     }
 
     /// Every holder of the socket with this inode.
-    pub fn owners(&self, inode: u32) -> impl Iterator<Item = Owner> + '_ {
+    pub fn owners(&self, inode: u32) -> impl Iterator<Item = Owner<'_>> + '_ {
         self.sockets_of(inode).map(|s| {
             let process = self.process(s);
             Owner {
                 pid: process.pid,
-                comm: process.comm.clone(),
+                comm: &process.comm,
                 fd: s.fd,
             }
         })
@@ -215,11 +218,16 @@ fn scan_process(root: &OwnedFd, pid: u32, with_netns: bool, scan: &mut ProcScan)
     }
     let holds_sockets = scan.sockets.len() > before;
     if holds_sockets || with_netns {
-        let netns = if with_netns { read_netns(root, pid) } else { None };
+        let (netns, kernel_thread) = if with_netns {
+            (read_netns(root, pid), is_kernel_thread(root, pid))
+        } else {
+            (None, false)
+        };
         scan.processes.push(Process {
             pid,
             comm: read_comm(root, pid),
             netns,
+            kernel_thread,
         });
     }
     Ok(())
@@ -240,27 +248,39 @@ fn read_comm(root: &OwnedFd, pid: u32) -> String {
     read().unwrap_or_else(|_| "?".into())
 }
 
-/// Gone, or a zombie (`Z`) or dead (`X`) task according to `/proc/PID/stat` (proc(5)).
-fn is_exiting(root: &OwnedFd, pid: u32) -> bool {
-    let Ok(file) = openat(
+/// The fields of `/proc/PID/stat` after the command name (proc(5)), which is in parentheses
+/// and may contain any byte: ` S PPID ...`. `None` when the process is gone.
+fn stat_after_comm(root: &OwnedFd, pid: u32) -> Option<Vec<u8>> {
+    let file = openat(
         root,
         format!("{pid}/stat"),
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
-    ) else {
-        return true;
-    };
+    )
+    .ok()?;
     let mut buf = [0u8; 512];
-    let Ok(len) = rustix::io::read(file.as_fd(), &mut buf[..]) else {
-        return true;
-    };
+    let len = rustix::io::read(file.as_fd(), &mut buf[..]).ok()?;
     let stat = &buf[..len];
-    // The state follows the command name, which is in parentheses and may contain any byte.
-    let after_comm = stat
-        .iter()
-        .rposition(|&b| b == b')')
-        .map_or(&[][..], |i| &stat[i + 1..]);
-    matches!(after_comm.get(1), Some(b'Z' | b'X') | None)
+    let start = stat.iter().rposition(|&b| b == b')')? + 1;
+    Some(stat[start..].to_vec())
+}
+
+/// Gone, or a zombie (`Z`) or dead (`X`) task according to `/proc/PID/stat`.
+fn is_exiting(root: &OwnedFd, pid: u32) -> bool {
+    stat_after_comm(root, pid).is_none_or(|rest| matches!(rest.get(1), Some(b'Z' | b'X') | None))
+}
+
+/// `PF_KTHREAD` (include/linux/sched.h) in the flags, the 9th field of `/proc/PID/stat`.
+fn is_kernel_thread(root: &OwnedFd, pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let Some(rest) = stat_after_comm(root, pid) else {
+        return false;
+    };
+    // After the comm: state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9).
+    std::str::from_utf8(&rest)
+        .ok()
+        .and_then(|rest| rest.split_ascii_whitespace().nth(6)?.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 fn read_netns(root: &OwnedFd, pid: u32) -> Option<u64> {
@@ -343,12 +363,12 @@ mod tests {
             [
                 Owner {
                     pid: 10,
-                    comm: "nginx".into(),
+                    comm: "nginx",
                     fd: 3
                 },
                 Owner {
                     pid: 11,
-                    comm: "nginx".into(),
+                    comm: "nginx",
                     fd: 7
                 }
             ]

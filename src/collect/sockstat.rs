@@ -18,8 +18,8 @@
 //!
 //! The formulas are those of iproute2 misc/ss.c `print_summary` (identical from 4.17, which
 //! removed the slabinfo figures, to 7.1); `get_sockstat_line` and `get_snmp_int` there are the
-//! reading side. [`read`] takes the /proc root as a parameter: `/proc/PID` reads the counters
-//! of PID's network namespace without entering it.
+//! reading side. [`read_dir`] takes the directory as a parameter: `/proc/PID/net` reads the
+//! counters of PID's network namespace without entering it.
 
 use std::fmt;
 use std::fs;
@@ -173,14 +173,15 @@ pub fn parse(sockstat: &str, sockstat6: Option<&str>, snmp: &str) -> Result<Coun
     Ok(counters)
 }
 
-/// Reads `{proc_root}/net/sockstat`, `net/sockstat6` and `net/snmp`, in that order as ss does.
+/// Reads `sockstat`, `sockstat6` and `snmp` of the directory `net` (`/proc/net`, or
+/// `/proc/thread-self/net` for the namespace of the calling thread), in that order as ss does.
 ///
 /// The files are read one after another, so the counters are not one snapshot: sockets that
 /// change state in between can make the figures disagree by a few. A missing sockstat6 is
 /// IPv6 being disabled; any other failure is an error naming the path.
-pub fn read(proc_root: &Path) -> anyhow::Result<Counters> {
-    let sockstat = read_file(&proc_root.join("net/sockstat"))?;
-    let sockstat6_path = proc_root.join("net/sockstat6");
+pub fn read_dir(net: &Path) -> anyhow::Result<Counters> {
+    let sockstat = read_file(&net.join("sockstat"))?;
+    let sockstat6_path = net.join("sockstat6");
     let sockstat6 = match fs::read_to_string(&sockstat6_path) {
         Ok(text) => Some(text),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
@@ -188,9 +189,9 @@ pub fn read(proc_root: &Path) -> anyhow::Result<Counters> {
             return Err(error).with_context(|| format!("reading {}", sockstat6_path.display()));
         }
     };
-    let snmp = read_file(&proc_root.join("net/snmp"))?;
+    let snmp = read_file(&net.join("snmp"))?;
     parse(&sockstat, sockstat6.as_deref(), &snmp)
-        .with_context(|| format!("parsing the socket counters under {}", proc_root.display()))
+        .with_context(|| format!("parsing the socket counters under {}", net.display()))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<String> {
@@ -329,105 +330,6 @@ fn parse_u64(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-/// One row of the transport table of `ss -s`: IPv4 and IPv6 counts and their sum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct TransportRow {
-    pub total: u64,
-    pub ip: u64,
-    pub ipv6: u64,
-}
-
-impl TransportRow {
-    fn of(ip: u64, ipv6: u64) -> Self {
-        TransportRow {
-            total: ip.saturating_add(ipv6),
-            ip,
-            ipv6,
-        }
-    }
-}
-
-/// The figures `ss -s` prints, computed with ss's own formulas (misc/ss.c `print_summary`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct SsFigures {
-    /// `Total:` = sockets used.
-    pub total: u64,
-    /// `TCP:` = TCP alloc (global) + TCP tw (per netns).
-    pub tcp_total: u64,
-    /// `estab` = snmp CurrEstab.
-    pub estab: u64,
-    /// `closed` = alloc − (inuse4 + inuse6 − tw): signed, as in ss.
-    pub closed: i64,
-    /// `orphaned` = TCP orphan (global).
-    pub orphaned: u64,
-    /// `timewait` = TCP tw.
-    pub timewait: u64,
-    /// RAW / RAW6 inuse.
-    pub raw: TransportRow,
-    /// UDP / UDP6 inuse (UDPLITE is not counted).
-    pub udp: TransportRow,
-    /// TCP / TCP6 inuse.
-    pub tcp: TransportRow,
-    /// raw + udp + tcp, per column.
-    pub inet: TransportRow,
-    /// FRAG / FRAG6 inuse.
-    pub frag: TransportRow,
-}
-
-impl SsFigures {
-    pub fn from_counters(c: &Counters) -> Self {
-        let raw = TransportRow::of(c.raw_inuse, c.raw6_inuse);
-        let udp = TransportRow::of(c.udp_inuse, c.udp6_inuse);
-        let tcp = TransportRow::of(c.tcp_inuse, c.tcp6_inuse);
-        let inet_ip = raw.ip.saturating_add(udp.ip).saturating_add(tcp.ip);
-        let inet_ipv6 = raw.ipv6.saturating_add(udp.ipv6).saturating_add(tcp.ipv6);
-        let closed = i128::from(c.tcp_alloc)
-            - (i128::from(c.tcp_inuse) + i128::from(c.tcp6_inuse) - i128::from(c.tcp_tw));
-        SsFigures {
-            total: c.sockets_used,
-            tcp_total: c.tcp_alloc.saturating_add(c.tcp_tw),
-            estab: c.tcp_curr_estab,
-            closed: i64::try_from(closed).unwrap_or(if closed < 0 { i64::MIN } else { i64::MAX }),
-            orphaned: c.tcp_orphan,
-            timewait: c.tcp_tw,
-            raw,
-            udp,
-            tcp,
-            inet: TransportRow::of(inet_ip, inet_ipv6),
-            frag: TransportRow::of(c.frag_inuse, c.frag6_inuse),
-        }
-    }
-
-    /// The transport table's rows in the order ss prints them, with ss's labels.
-    pub fn transport_rows(&self) -> [(&'static str, TransportRow); 5] {
-        [
-            ("RAW", self.raw),
-            ("UDP", self.udp),
-            ("TCP", self.tcp),
-            ("INET", self.inet),
-            ("FRAG", self.frag),
-        ]
-    }
-
-    /// Byte for byte what `ss -s` of iproute2 4.17 to 7.1 prints for these figures, final
-    /// blank line included (`%-9d` columns, a tab after each row label).
-    pub fn render(&self) -> String {
-        let mut text = format!(
-            "Total: {}\nTCP:   {} (estab {}, closed {}, orphaned {}, timewait {})\n\n\
-             Transport Total     IP        IPv6\n",
-            self.total, self.tcp_total, self.estab, self.closed, self.orphaned, self.timewait
-        );
-        for (label, row) in self.transport_rows() {
-            text.push_str(&format!(
-                "{label}\t  {:<9} {:<9} {:<9}\n",
-                row.total, row.ip, row.ipv6
-            ));
-        }
-        text.push('\n');
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,18 +337,16 @@ mod tests {
     const SOCKSTAT_6_18: &str = include_str!("../../tests/fixtures/sockstat-6.18.txt");
     const SOCKSTAT6_6_18: &str = include_str!("../../tests/fixtures/sockstat6-6.18.txt");
     const SNMP_6_18: &str = include_str!("../../tests/fixtures/snmp-6.18.txt");
-    const SS_S_6_1_ROOT_NETNS: &str = include_str!("../../tests/fixtures/ss-s-6.1-root-netns.txt");
 
     const SOCKSTAT_6_18_NEW_NETNS: &str = include_str!("../../tests/fixtures/sockstat-6.18-new-netns.txt");
     const SOCKSTAT6_6_18_NEW_NETNS: &str = include_str!("../../tests/fixtures/sockstat6-6.18-new-netns.txt");
     const SNMP_6_18_NEW_NETNS: &str = include_str!("../../tests/fixtures/snmp-6.18-new-netns.txt");
-    const SS_S_6_1_NEW_NETNS: &str = include_str!("../../tests/fixtures/ss-s-6.1.txt");
 
-    const SOCKSTAT_6_18_POPULATED: &str = include_str!("../../tests/fixtures/sockstat-6.18-populated-netns.txt");
+    const SOCKSTAT_6_18_POPULATED: &str =
+        include_str!("../../tests/fixtures/sockstat-6.18-populated-netns.txt");
     const SOCKSTAT6_6_18_POPULATED: &str =
         include_str!("../../tests/fixtures/sockstat6-6.18-populated-netns.txt");
     const SNMP_6_18_POPULATED: &str = include_str!("../../tests/fixtures/snmp-6.18-populated-netns.txt");
-    const SS_S_6_1_POPULATED: &str = include_str!("../../tests/fixtures/ss-s-6.1-populated-netns.txt");
 
     /// From the article in shared/background (Ubuntu 20.04, kernel 5.4, iproute2 5.5).
     const SOCKSTAT_5_4: &str = include_str!("../../tests/fixtures/sockstat-5.4.txt");
@@ -536,96 +436,6 @@ mod tests {
                 counters.sockets_used
             ),
             (5, 3, 2, 10)
-        );
-    }
-
-    #[test]
-    fn article_5_4_counters_give_the_articles_ss_figures() {
-        // The article shows no snmp: its `estab 136` is taken as given.
-        let counters = Counters {
-            tcp_curr_estab: 136,
-            ..parse(SOCKSTAT_5_4, Some(SOCKSTAT6_5_4), SNMP_6_18).expect("parses")
-        };
-        let figures = SsFigures::from_counters(&counters);
-        let row = |total, ip, ipv6| TransportRow { total, ip, ipv6 };
-        assert_eq!(
-            figures,
-            SsFigures {
-                total: 400,
-                tcp_total: 285,
-                estab: 136,
-                closed: 138,
-                orphaned: 1,
-                timewait: 38,
-                raw: row(1, 0, 1),
-                udp: row(6, 4, 2),
-                tcp: row(147, 143, 4),
-                inet: row(154, 147, 7),
-                frag: row(0, 0, 0),
-            }
-        );
-    }
-
-    #[test]
-    fn missing_sockstat6_means_zero_ipv6() {
-        let counters = parse(SOCKSTAT_5_4, None, SNMP_6_18).expect("parses");
-        assert!(!counters.has_sockstat6);
-        let figures = SsFigures::from_counters(&counters);
-        for (label, row) in figures.transport_rows() {
-            assert_eq!(row.ipv6, 0, "{label}");
-            assert_eq!(row.total, row.ip, "{label}");
-        }
-        // closed = 247 - (143 + 0 - 38)
-        assert_eq!(figures.closed, 142);
-    }
-
-    #[test]
-    fn closed_can_be_negative() {
-        let counters = Counters {
-            tcp_alloc: 1,
-            tcp_inuse: 5,
-            tcp6_inuse: 2,
-            tcp_tw: 3,
-            ..Counters::default()
-        };
-        assert_eq!(SsFigures::from_counters(&counters).closed, -3);
-    }
-
-    #[test]
-    fn render_matches_real_ss_6_1_output() {
-        let goldens = [
-            (
-                SOCKSTAT_6_18_POPULATED,
-                SOCKSTAT6_6_18_POPULATED,
-                SNMP_6_18_POPULATED,
-                SS_S_6_1_POPULATED,
-            ),
-            (
-                SOCKSTAT_6_18_NEW_NETNS,
-                SOCKSTAT6_6_18_NEW_NETNS,
-                SNMP_6_18_NEW_NETNS,
-                SS_S_6_1_NEW_NETNS,
-            ),
-            (SOCKSTAT_6_18, SOCKSTAT6_6_18, SNMP_6_18, SS_S_6_1_ROOT_NETNS),
-        ];
-        for (sockstat, sockstat6, snmp, ss_output) in goldens {
-            let counters = parse(sockstat, Some(sockstat6), snmp).expect("parses");
-            assert_eq!(SsFigures::from_counters(&counters).render(), ss_output);
-        }
-    }
-
-    #[test]
-    fn render_pads_like_printf() {
-        let figures = SsFigures::from_counters(&Counters {
-            tcp_inuse: 1_234_567_890,
-            tcp_alloc: 1,
-            ..Counters::default()
-        });
-        let rendered = figures.render();
-        assert!(rendered.contains("closed -1234567889,"), "{rendered}");
-        assert!(
-            rendered.contains("TCP\t  1234567890 1234567890 0        \n"),
-            "{rendered}"
         );
     }
 
@@ -775,12 +585,12 @@ mod tests {
         let proc_root = FakeProc::new("no-sockstat6");
         proc_root.write("sockstat", SOCKSTAT_5_4);
         proc_root.write("snmp", SNMP_6_18);
-        let counters = read(&proc_root.0).expect("reads");
+        let counters = read_dir(&proc_root.0.join("net")).expect("reads");
         assert!(!counters.has_sockstat6);
         assert_eq!(counters.tcp_alloc, 247);
 
         proc_root.write("sockstat6", SOCKSTAT6_5_4);
-        let counters = read(&proc_root.0).expect("reads");
+        let counters = read_dir(&proc_root.0.join("net")).expect("reads");
         assert!(counters.has_sockstat6);
         assert_eq!(counters.raw6_inuse, 1);
     }
@@ -788,7 +598,10 @@ mod tests {
     #[test]
     fn read_errors_name_the_path() {
         let proc_root = FakeProc::new("read-errors");
-        let error = format!("{:#}", read(&proc_root.0).expect_err("no sockstat"));
+        let error = format!(
+            "{:#}",
+            read_dir(&proc_root.0.join("net")).expect_err("no sockstat")
+        );
         let sockstat = proc_root.0.join("net/sockstat");
         assert!(
             error.starts_with(&format!("reading {}: ", sockstat.display())),
@@ -799,7 +612,10 @@ mod tests {
         proc_root.write("sockstat", SOCKSTAT_5_4);
         proc_root.write("snmp", SNMP_6_18);
         fs::create_dir(proc_root.0.join("net/sockstat6")).expect("mkdir");
-        let error = format!("{:#}", read(&proc_root.0).expect_err("sockstat6 is a dir"));
+        let error = format!(
+            "{:#}",
+            read_dir(&proc_root.0.join("net")).expect_err("sockstat6 is a dir")
+        );
         let sockstat6 = proc_root.0.join("net/sockstat6");
         assert!(
             error.starts_with(&format!("reading {}: ", sockstat6.display())),
@@ -808,20 +624,23 @@ mod tests {
 
         fs::remove_dir(&sockstat6).expect("rmdir");
         proc_root.write("snmp", "Tcp: RtoAlgorithm\nTcp: 1\n");
-        let error = format!("{:#}", read(&proc_root.0).expect_err("no CurrEstab"));
+        let error = format!(
+            "{:#}",
+            read_dir(&proc_root.0.join("net")).expect_err("no CurrEstab")
+        );
         assert_eq!(
             error,
             format!(
                 "parsing the socket counters under {}: net/snmp line 1: \
                  the `Tcp:` header line has no `CurrEstab` column",
-                proc_root.0.display()
+                proc_root.0.join("net").display()
             )
         );
     }
 
     #[test]
     fn read_this_machines_proc() {
-        let counters = read(Path::new("/proc")).expect("reads /proc");
+        let counters = read_dir(Path::new("/proc/net")).expect("reads /proc");
         assert_eq!(counters.has_sockstat6, Path::new("/proc/net/sockstat6").exists());
     }
 }

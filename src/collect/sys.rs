@@ -1,6 +1,6 @@
-//! The one syscall wrapper rustix does not provide: `ioctl(SIOCGSKNS)` (Linux 4.9,
+//! The syscall wrappers rustix does not provide: `ioctl(SIOCGSKNS)` (Linux 4.9,
 //! net/socket.c `sock_ioctl`), which returns a new file descriptor for the network namespace
-//! a socket was created in.
+//! a socket was created in, and `getsockopt(TCP_INFO)` for its state.
 //!
 //! Together with `pidfd_open` + `pidfd_getfd` (Linux 5.6, needs ptrace rights over the
 //! holder), it tells which namespace a socket held by another process belongs to: a socket
@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use rustix::io;
 use rustix::ioctl::{Ioctl, IoctlOutput, Opcode, ioctl};
@@ -39,13 +39,52 @@ unsafe impl Ioctl for GetSocketNetns {
     }
 }
 
-/// Inode of the network namespace that socket `fd` of process `pid` was created in. The
-/// duplicated descriptor is closed before returning; the socket itself is not touched.
-pub fn socket_netns(pid: u32, fd: u32) -> io::Result<u64> {
+/// What a socket held by another process says about itself.
+#[derive(Debug)]
+pub struct HeldSocket {
+    /// The network namespace it was created in (a descriptor of it, which also keeps it
+    /// reachable for a census) and that namespace's inode.
+    pub netns: OwnedFd,
+    pub netns_inode: u64,
+    /// `tcpi_state` of `TCP_INFO` (`tcp_get_info`): the state now, which may differ from the
+    /// state at the dump for a socket that changed meanwhile.
+    pub state: u8,
+}
+
+/// Asks socket `fd` of process `pid` for its namespace and TCP state, through a duplicate
+/// (`pidfd_getfd`), closed before returning; the socket itself is not touched.
+pub fn held_tcp_socket(pid: u32, fd: u32) -> io::Result<HeldSocket> {
     let pid = Pid::from_raw(pid as i32).ok_or(io::Errno::SRCH)?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
     let socket = pidfd_getfd(&pidfd, fd as i32, PidfdGetfdFlags::empty())?;
     // SAFETY: `socket` is a valid open descriptor and GetSocketNetns upholds `Ioctl`'s contract.
     let netns = unsafe { ioctl(socket.as_fd(), GetSocketNetns) }?;
-    Ok(rustix::fs::fstat(&netns)?.st_ino)
+    let netns_inode = rustix::fs::fstat(&netns)?.st_ino;
+    Ok(HeldSocket {
+        netns,
+        netns_inode,
+        state: tcp_state(&socket)?,
+    })
+}
+
+/// `tcpi_state`, the first byte of `struct tcp_info` (`linux/tcp.h`), read with
+/// `getsockopt(IPPROTO_TCP, TCP_INFO)`, which rustix does not wrap.
+fn tcp_state(socket: &OwnedFd) -> io::Result<u8> {
+    let mut info = [0u8; 8];
+    let mut len = info.len() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info`, a live buffer of that size,
+    // and updates `len`; the descriptor is valid for the call.
+    let ret = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast::<c_void>(),
+            &mut len,
+        )
+    };
+    if ret != 0 {
+        return Err(io::Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(io::Errno::IO));
+    }
+    Ok(info[0])
 }

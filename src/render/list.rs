@@ -170,7 +170,7 @@ struct JsonRow<'a> {
     inode: u32,
     cookie: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    owners: Option<&'a [Owner]>,
+    owners: Option<&'a [Owner<'a>]>,
 }
 
 impl<'a> JsonRow<'a> {
@@ -231,12 +231,12 @@ mod tests {
         let owners = [
             Owner {
                 pid: 7,
-                comm: "srv".into(),
+                comm: "srv",
                 fd: 3,
             },
             Owner {
                 pid: 8,
-                comm: "srv".into(),
+                comm: "srv",
                 fd: 4,
             },
         ];
@@ -259,7 +259,7 @@ mod tests {
     fn json_golden() {
         let owners = [Owner {
             pid: 7,
-            comm: "srv".into(),
+            comm: "srv",
             fd: 3,
         }];
         let text = render(ListFormat::Json { processes: true }, &tcp6_listener(), &owners);

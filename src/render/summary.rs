@@ -8,19 +8,22 @@ use std::io::{self, Write};
 use tabled::builder::Builder;
 use tabled::settings::{Alignment, Style, object::Columns};
 
+use serde::Serialize;
+
 use crate::reconcile::{CloseKind, CloseSocket, Report};
+use crate::render::{names, notes, ss};
 
 /// TCP_CLOSE rows shown per inode without `--all`.
 const FIRST_ROWS: usize = 20;
 
-pub fn human(out: &mut impl Write, report: &Report, all: bool) -> io::Result<()> {
+pub fn human(out: &mut impl Write, report: &Report<'_>, all: bool) -> io::Result<()> {
     writeln!(
         out,
         "Network namespace {}: the figures `ss -s` prints, same formulas, same counters:",
         report.netns
     )?;
     writeln!(out)?;
-    out.write_all(report.ss.render().as_bytes())?;
+    out.write_all(ss::ss_block(&report.ss).as_bytes())?;
     writeln!(
         out,
         "Scope: TCP alloc and orphan count every network namespace, so the TCP total, `closed` and `orphaned`\n\
@@ -52,10 +55,19 @@ pub fn human(out: &mut impl Write, report: &Report, all: bool) -> io::Result<()>
         c.other_netns.to_string(),
         format!("full TCP sockets of {namespaces} other network namespace(s)"),
     ]);
+    let drift = report.consistency.drift;
     terms.push_record([
         "unexplained".to_owned(),
-        c.unexplained.to_string(),
-        "not accounted for: see the notes".to_owned(),
+        if drift == 0 {
+            c.unexplained.to_string()
+        } else {
+            format!("{} ± {drift}", c.unexplained)
+        },
+        if drift == 0 {
+            "not accounted for: see the notes".to_owned()
+        } else {
+            "not accounted for, ± what the counters moved meanwhile: see the notes".to_owned()
+        },
     ]);
     write_table(out, terms, &[1])?;
 
@@ -70,7 +82,7 @@ pub fn human(out: &mut impl Write, report: &Report, all: bool) -> io::Result<()>
             table.push_record([
                 ns.netns.to_string(),
                 ns.tcp.map_or("?".to_owned(), |n| n.to_string()),
-                ns.name.clone(),
+                names::namespace(&ns.name),
             ]);
         }
         write_table(out, table, &[1])?;
@@ -89,7 +101,7 @@ pub fn human(out: &mut impl Write, report: &Report, all: bool) -> io::Result<()>
         table.push_record(["figure", "saved", "live", "diff"]);
         for row in saved {
             table.push_record([
-                row.figure.to_owned(),
+                row.figure.name().to_owned(),
                 row.saved.to_string(),
                 row.live.to_string(),
                 if row.diff == 0 {
@@ -108,16 +120,33 @@ pub fn human(out: &mut impl Write, report: &Report, all: bool) -> io::Result<()>
         "\nProcesses: {} inspected, {} denied, {} exited during the scan.",
         p.scanned, p.denied, p.vanished
     )?;
-    if !report.notes.is_empty() {
+    if !report.findings.is_empty() {
         writeln!(out, "\nNotes:")?;
-        for note in &report.notes {
-            writeln!(out, "- {note}")?;
+        for finding in &report.findings {
+            writeln!(out, "- {}", notes::note(finding))?;
         }
     }
     Ok(())
 }
 
-fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket], all: bool) -> io::Result<()> {
+/// The JSON document of `summary --json`: the report's fields, then `notes`, the findings
+/// worded as in the human report.
+pub fn json(out: &mut impl Write, report: &Report<'_>) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Document<'r, 'a> {
+        #[serde(flatten)]
+        report: &'r Report<'a>,
+        notes: Vec<String>,
+    }
+    let document = Document {
+        report,
+        notes: report.findings.iter().map(notes::note).collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    out.write_all(b"\n")
+}
+
+fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -> io::Result<()> {
     writeln!(out, "\nTCP_CLOSE sockets of this namespace, by process:")?;
     // (pid, comm) -> (bound_inactive, unbound)
     let mut by_process: BTreeMap<(u32, &str), (u64, u64)> = BTreeMap::new();
@@ -131,7 +160,7 @@ fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket], all: bool) -> io
             bump(&mut unowned);
         }
         for owner in &socket.owners {
-            bump(by_process.entry((owner.pid, owner.comm.as_str())).or_default());
+            bump(by_process.entry((owner.pid, owner.comm)).or_default());
         }
     }
     let mut table = Builder::default();

@@ -14,7 +14,7 @@ mod request;
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
@@ -198,30 +198,46 @@ impl DiagSocket {
         Ok((rows, stats))
     }
 
-    /// Whether this kernel dumps bound-but-inactive TCP sockets (Linux >= 6.8). Older kernels
-    /// ignore the request bit silently, so the only test is to bind a socket and look for it.
-    pub fn dumps_bound_inactive(&mut self) -> Result<bool, DiagError> {
-        use rustix::net::{AddressFamily, SocketType, bind, ipproto, socket};
-        let io = |error: rustix::io::Errno| DiagError::Io {
-            what: "probe socket",
-            error: error.into(),
-        };
-        let probe = socket(AddressFamily::INET, SocketType::STREAM, Some(ipproto::TCP)).map_err(io)?;
-        bind(
-            &probe,
-            &std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0),
-        )
-        .map_err(io)?;
-        let inode = inode_of(probe.as_fd()).map_err(io)?;
-        let request = Request {
-            proto: Proto::Tcp,
-            family: Family::Inet,
-            states: State::BOUND_INACTIVE.bit(),
-        };
+    /// Runs one dump, and says whether it returned the probe socket of inode `probe` (see
+    /// [`probe_socket`]), whose row is not handed to `on_row`: whether this kernel dumps
+    /// bound-but-inactive sockets. Riding on a dump that runs anyway costs one `bind`
+    /// instead of a dump of its own.
+    pub fn dump_probing(
+        &mut self,
+        request: &Request,
+        probe: u32,
+        mut on_row: impl FnMut(Socket),
+    ) -> Result<(DumpStats, bool), DiagError> {
         let mut seen = false;
-        self.dump(&request, |row| seen |= row.inode == inode)?;
-        Ok(seen)
+        let stats = self.dump(request, |row| {
+            if row.inode == probe && row.state == State::CLOSE {
+                seen = true;
+            } else {
+                on_row(row);
+            }
+        })?;
+        Ok((stats, seen))
     }
+}
+
+/// A TCP socket bound to an ephemeral port and never used, in the calling thread's network
+/// namespace, with its inode: a bound-but-inactive socket that a dump asking for bit 13
+/// returns on Linux >= 6.8 (`inet_diag_dump_icsk`'s bhash2 phase) and that older kernels,
+/// which ignore the request bit silently, do not. A dump is the only test.
+pub fn probe_socket() -> Result<(OwnedFd, u32), DiagError> {
+    use rustix::net::{AddressFamily, SocketType, bind, ipproto, socket};
+    let io = |error: rustix::io::Errno| DiagError::Io {
+        what: "probe socket",
+        error: error.into(),
+    };
+    let probe = socket(AddressFamily::INET, SocketType::STREAM, Some(ipproto::TCP)).map_err(io)?;
+    bind(
+        &probe,
+        &std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0),
+    )
+    .map_err(io)?;
+    let inode = inode_of(probe.as_fd()).map_err(io)?;
+    Ok((probe, inode))
 }
 
 const ENOENT: i32 = rustix::io::Errno::NOENT.raw_os_error();

@@ -1,0 +1,243 @@
+//! One network namespace's census: its TCP dumps between two reads of its counters, then the
+//! inodes of its other sockets.
+//!
+//! ss's `closed` for a namespace N is `alloc − inuse4(N) − inuse6(N) + tw(N)`. Of those
+//! counters, `inuse` (net/ipv4/inet_hashtables.c `inet_hash`, `__inet_hash_connect`,
+//! `inet_unhash`: `sock_prot_inuse_add`) and `tw` (`inet_twsk_hashdance` and the timewait
+//! death row) belong to N, and N's TCP dump sees the same sockets they count: the hashed full
+//! sockets, the timewait minisocks. So N's counters settle N's dump: if `inuse4`, `inuse6` and
+//! `tw` read the same before and after the dump, the dump saw what the counters counted, up
+//! to sockets that came and went in between. If they moved, only this namespace's TCP dumps
+//! are taken again (a bounded number of times), never the `/proc` walk or other namespaces.
+//!
+//! `alloc` (`tcp_sockets_allocated`) and `orphan` are global: no dump of one namespace can
+//! settle them, so they are not waited for. Their movement is measured instead, by every
+//! counter read of every namespace census ([`Counters::tcp_alloc`] in `before` and `after`),
+//! and reported as the bound of the reconciliation (see `reconcile`).
+//!
+//! The UDP, RAW and UNIX dumps run after the second counter read: they bear on no counter of
+//! `closed`, and serve only to tell the `/proc` walk which held inodes are not TCP, without
+//! asking each socket its protocol.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::collect::diag::{DiagError, DiagSocket, DumpStats, Request, probe_socket};
+use crate::collect::sockstat::{self, Counters};
+use crate::model::{Family, Proto, Socket, State};
+
+/// Censuses of one namespace's TCP dumps at most while its own counters keep moving.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Whether the kernel dumps bound-but-inactive TCP sockets (Linux >= 6.8), once known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundInactive {
+    Unknown,
+    Dumped,
+    NotDumped,
+}
+
+/// What one namespace's census saw.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceCensus {
+    /// Inode of the namespace.
+    pub netns: u64,
+    /// The counters read just before the last TCP dumps (ss's figures come from these).
+    pub before: Counters,
+    /// The counters read just after them.
+    pub after: Counters,
+    /// Sockets sockdiag itself holds in this namespace while it reads the counters (its
+    /// sock_diag socket): `sockets: used` counts them, a `ss -s` run at the same moment would
+    /// not.
+    pub own_sockets: u64,
+    /// TCP dumps taken before the namespace's own counters held still (or we gave up).
+    pub attempts: u32,
+    /// Timewait minisocks and TCP_CLOSE (bound-inactive) sockets: the rows that bear on
+    /// `closed`.
+    pub close_rows: Vec<Socket>,
+    /// Full TCP sockets (not timewait minisocks, not request socks) by state number.
+    pub full_by_state: [u64; 14],
+    /// Inodes of every socket the dumps returned, TCP or not (0 excluded), sorted.
+    pub inodes: Vec<u32>,
+    /// Dumps still interrupted (`NLM_F_DUMP_INTR`) after one retry.
+    pub interrupted: u32,
+    /// Dumps with messages that could not be decoded: count and first error, per dump.
+    pub undecodable: Vec<String>,
+    /// Protocols this kernel has no diag module for (`ENOENT`), e.g. RAW without raw_diag.
+    pub unsupported: Vec<Proto>,
+}
+
+impl NamespaceCensus {
+    /// Full TCP sockets of this namespace that the dumps returned.
+    pub fn full(&self) -> u64 {
+        self.full_by_state.iter().sum()
+    }
+
+    /// Whether a dump returned this inode.
+    pub fn dumped(&self, inode: u32) -> bool {
+        self.inodes.binary_search(&inode).is_ok()
+    }
+}
+
+/// A row of the dump that belongs to TCP alloc: neither a timewait minisock nor a request
+/// sock (request socks are reported as SYN_RECV, `inet_req_diag_fill`).
+pub fn is_full_socket(socket: &Socket) -> bool {
+    !socket.timewait && socket.state != State::SYN_RECV && socket.state != State::NEW_SYN_RECV
+}
+
+/// The TCP dumps of a namespace: both families, every state.
+const TCP_DUMPS: [Request; 2] = [
+    Request {
+        proto: Proto::Tcp,
+        family: Family::Inet,
+        states: State::ALL_BITS,
+    },
+    Request {
+        proto: Proto::Tcp,
+        family: Family::Inet6,
+        states: State::ALL_BITS,
+    },
+];
+
+/// The dumps whose inodes spare the walk a question per held socket.
+const OTHER_DUMPS: [Request; 5] = [
+    Request {
+        proto: Proto::Udp,
+        family: Family::Inet,
+        states: u32::MAX,
+    },
+    Request {
+        proto: Proto::Udp,
+        family: Family::Inet6,
+        states: u32::MAX,
+    },
+    Request {
+        proto: Proto::Unix,
+        family: Family::Unix,
+        states: u32::MAX,
+    },
+    Request {
+        proto: Proto::Raw,
+        family: Family::Inet,
+        states: u32::MAX,
+    },
+    Request {
+        proto: Proto::Raw,
+        family: Family::Inet6,
+        states: u32::MAX,
+    },
+];
+
+/// Takes the census of the namespace `diag` dumps. `counters` is the directory holding that
+/// namespace's `sockstat`, `sockstat6` and `snmp`; `own_sockets` what sockdiag holds there.
+/// Must run on a thread in that namespace when `support` is still unknown (the probe socket
+/// is created in the calling thread's namespace).
+pub fn take(
+    diag: &mut DiagSocket,
+    netns: u64,
+    counters: &Path,
+    own_sockets: u64,
+    support: &mut BoundInactive,
+) -> Result<NamespaceCensus> {
+    let mut census = NamespaceCensus {
+        netns,
+        own_sockets,
+        ..NamespaceCensus::default()
+    };
+    loop {
+        census.attempts += 1;
+        census.close_rows.clear();
+        census.full_by_state = [0; 14];
+        census.inodes.clear();
+        census.interrupted = 0;
+        census.undecodable.clear();
+        census.before = sockstat::read_dir(counters)?;
+        for request in TCP_DUMPS {
+            let (rows, stats) = dump_tcp(diag, &request, support)?;
+            census.note(&stats);
+            for socket in rows {
+                census.add_tcp(socket);
+            }
+        }
+        census.after = sockstat::read_dir(counters)?;
+        if settled(&census.before, &census.after) || census.attempts == MAX_ATTEMPTS {
+            break;
+        }
+    }
+    for request in OTHER_DUMPS {
+        let mut inodes = Vec::new();
+        match diag.dump(&request, |socket| inodes.push(socket.inode)) {
+            Ok(stats) => census.note(&stats),
+            Err(DiagError::Unsupported { proto }) => {
+                if !census.unsupported.contains(&proto) {
+                    census.unsupported.push(proto);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        census
+            .inodes
+            .extend(inodes.into_iter().filter(|&inode| inode != 0));
+    }
+    census.inodes.sort_unstable();
+    census.inodes.dedup();
+    Ok(census)
+}
+
+/// Whether the counters a namespace's dump is compared with held still: its own `inuse` and
+/// `tw` (alloc is global and settles nothing here).
+pub fn settled(before: &Counters, after: &Counters) -> bool {
+    (before.tcp_inuse, before.tcp6_inuse, before.tcp_tw) == (after.tcp_inuse, after.tcp6_inuse, after.tcp_tw)
+}
+
+/// One TCP dump into a vector, run again once if interrupted (`NLM_F_DUMP_INTR`; the second
+/// outcome stands). The first IPv4 dump of a collector also learns whether the kernel dumps
+/// bound-inactive sockets; a bound-inactive row proves it without the probe.
+fn dump_tcp(
+    diag: &mut DiagSocket,
+    request: &Request,
+    support: &mut BoundInactive,
+) -> Result<(Vec<Socket>, DumpStats), DiagError> {
+    let mut rows = Vec::new();
+    let mut run = |diag: &mut DiagSocket, rows: &mut Vec<Socket>| -> Result<DumpStats, DiagError> {
+        rows.clear();
+        if *support == BoundInactive::Unknown && request.family == Family::Inet {
+            let (_probe, inode) = probe_socket()?;
+            let (stats, seen) = diag.dump_probing(request, inode, |row| rows.push(row))?;
+            *support = if seen {
+                BoundInactive::Dumped
+            } else {
+                BoundInactive::NotDumped
+            };
+            Ok(stats)
+        } else {
+            diag.dump(request, |row| rows.push(row))
+        }
+    };
+    let stats = run(diag, &mut rows)?;
+    if !stats.interrupted {
+        return Ok((rows, stats));
+    }
+    let stats = run(diag, &mut rows)?;
+    Ok((rows, stats))
+}
+
+impl NamespaceCensus {
+    fn note(&mut self, stats: &DumpStats) {
+        self.interrupted += u32::from(stats.interrupted);
+        self.undecodable.extend(stats.undecodable());
+    }
+
+    fn add_tcp(&mut self, socket: Socket) {
+        if socket.inode != 0 {
+            self.inodes.push(socket.inode);
+        }
+        if is_full_socket(&socket) {
+            self.full_by_state[usize::from(socket.state.0).min(13)] += 1;
+        }
+        if socket.timewait || socket.state == State::CLOSE {
+            self.close_rows.push(socket);
+        }
+    }
+}

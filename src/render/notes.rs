@@ -1,0 +1,62 @@
+//! The words for each [`Finding`]: the one place where what the reconciliation found becomes
+//! English, for the summary's notes, its JSON `notes` and `list`'s warnings alike.
+
+use crate::reconcile::Finding;
+
+/// One finding as one sentence.
+pub fn note(finding: &Finding) -> String {
+    match finding {
+        Finding::TimewaitSplit {
+            time_wait,
+            fin_wait2,
+        } => format!(
+            "time_wait counts timewait minisocks by their timer: {time_wait} in TIME_WAIT, {fin_wait2} in FIN_WAIT2 (orphaned connections waiting for the peer's FIN)"
+        ),
+        Finding::BoundInactiveNotDumped => "this kernel (< 6.8) does not dump bound-inactive TCP sockets: list cannot show them; summary finds them through the fd scan, counts them as unbound and reports bound_inactive as null".to_owned(),
+        Finding::NotPrivileged => "not running as root: other users' processes and other namespaces are closed to us, so the census is a lower bound".to_owned(),
+        Finding::ProcessesDenied { denied, total } => format!(
+            "{denied} of {total} processes could not be inspected (permission denied): owners are a lower bound, and sockets only they hold are in unexplained"
+        ),
+        Finding::ProcessesVanished { count } => format!("{count} process(es) exited during the scan"),
+        Finding::NamespacesNotEntered { count } => format!(
+            "{count} other network namespace(s) could not be entered: their TCP sockets are in unexplained, but for those held by a process we could inspect"
+        ),
+        Finding::Unplaced { count } => format!(
+            "{count} undumped TCP socket(s) held by processes could not be placed in a namespace: they are in unexplained"
+        ),
+        Finding::PlacedByHolder { count } => format!(
+            "the namespace of {count} socket(s) was taken from the process holding them (pidfd_getfd not permitted), not from the socket itself"
+        ),
+        Finding::ChangedSinceDump { count } => format!(
+            "{count} held TCP socket(s) that no dump returned had left TCP_CLOSE when asked (connected or listening since the dump): counted in no term"
+        ),
+        Finding::ClosedDuringWalk { count } => format!(
+            "{count} TCP socket(s) seen in the fd walk were closed before they could be asked anything: they came and went during the collection"
+        ),
+        Finding::UnownedBoundInactive { count } => format!(
+            "{count} bound-inactive socket(s) are held by no process inspected: in flight in an SCM_RIGHTS message, or held by a process that could not be inspected"
+        ),
+        Finding::InterruptedDumps { count } => format!(
+            "{count} dump(s) were interrupted (NLM_F_DUMP_INTR): sockets may be missing or counted twice"
+        ),
+        Finding::Undecodable { detail } => format!("undecodable sock_diag messages were skipped: {detail}"),
+        Finding::Unsupported { proto } => format!(
+            "{} sockets: this kernel has no {}_diag (sock_diag answered ENOENT): not supported, skipped",
+            proto.name(),
+            proto.name()
+        ),
+        Finding::Unsettled { attempts } => format!(
+            "this namespace's own counters kept moving during {attempts} dumps: the figures hold only up to the drift"
+        ),
+        Finding::Unexplained { count, drift } => format!(
+            "{count} closed socket(s) unexplained beyond a drift of {drift}; likely causes: sockets in flight in SCM_RIGHTS messages, kernel sockets (NFS, SMB, iSCSI, MPTCP subflows), namespaces no process here can reach (TCP alloc is system-wide)"
+        ),
+        Finding::Overcounted { count, drift } => format!(
+            "the census found {count} more socket(s) than closed reports, beyond a drift of {drift}: sockets changed state between the counter reads and the dumps, or a dump saw one twice"
+        ),
+        Finding::SavedSsDiffers { figures } => format!(
+            "the saved ss -s differs from the live figures ({}): sockets changed since it was taken; the terms above explain the live ones",
+            figures.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
