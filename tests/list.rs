@@ -24,7 +24,6 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{self as unix, UnixDatagram, UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -158,33 +157,7 @@ struct Population {
     sockets: Vec<Expected>,
     held: Vec<OwnedFd>,
     /// Directory of the path-bound UNIX sockets, removed on drop.
-    dir: PathBuf,
-}
-
-impl Drop for Population {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A TCP socket, close-on-exec, bound to `addr` with an explicit port and never used further:
-/// `SOCK_BINDPORT_LOCK` keeps its port, so Linux >= 6.8 dumps it as bound-inactive (CLOSE).
-fn tcp_bound_only(addr: &str) -> (OwnedFd, SocketAddr) {
-    let addr: SocketAddr = addr.parse().expect("addr");
-    let family = if addr.is_ipv6() {
-        AddressFamily::INET6
-    } else {
-        AddressFamily::INET
-    };
-    let fd = rustix::net::socket_with(
-        family,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        Some(ipproto::TCP),
-    )
-    .expect("socket");
-    rustix::net::bind(&fd, &addr).expect("bind");
-    (fd, addr)
+    dir: tempfile::TempDir,
 }
 
 /// How sock_diag prints the far end of an unconnected IP socket: the zero address, port 0.
@@ -194,14 +167,11 @@ fn unspecified(like: SocketAddr) -> SocketAddr {
 }
 
 impl Population {
-    fn new(test: &str) -> Population {
-        let dir = std::env::temp_dir().join(format!("sockdiag-list-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir");
+    fn new() -> Population {
         Population {
             sockets: Vec::new(),
             held: Vec::new(),
-            dir,
+            dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
@@ -304,7 +274,7 @@ impl Population {
     /// Builds the whole population in the calling thread's namespace, which must be private
     /// (fixed ports, and the dumps must contain nothing else).
     fn build(test: &str) -> Population {
-        let mut p = Population::new(test);
+        let mut p = Population::new();
 
         // TCP listeners, v4 and v6; the v4 one is dup'ed, so it has two owners.
         let l4 = TcpListener::bind("127.0.0.1:5000").expect("listen v4");
@@ -360,7 +330,10 @@ impl Population {
 
         // Bound-only TCP sockets (state CLOSE in the dump).
         for local in ["127.0.0.1:6000", "[::1]:6001"] {
-            let (fd, local) = tcp_bound_only(local);
+            let (fd, local) = (
+                common::tcp_bound(local),
+                local.parse::<SocketAddr>().expect("addr"),
+            );
             p.inet("tcp", "CLOSE", local, None, vec![fd]);
         }
 
@@ -381,7 +354,7 @@ impl Population {
         // UNIX: a stream listener on a path and a connection through it (the accepted side
         // carries the listener's name; the client is unnamed), a datagram socket bound to an
         // abstract name, an unbound datagram socket.
-        let path = p.dir.join("stream.sock");
+        let path = p.dir.path().join("stream.sock");
         let path_name = path.to_str().expect("utf8 path").to_owned();
         let listener = UnixListener::bind(&path).expect("unix listen");
         let mut client = UnixStream::connect(&path).expect("unix connect");

@@ -255,9 +255,13 @@ impl Collector {
             }
         }
 
-        let (held, closed_during_walk, found_by_socket) = place_held(&scan, &namespaces);
+        let (mut held, closed_during_walk, found_by_socket) = place_held(&scan, &namespaces);
         for (inode, file) in found_by_socket {
             let census = census_in(&file, inode, &thread_counters, &mut self.support);
+            // The sockets that revealed it were not dumped only because it was not known yet.
+            if let Ok(census) = &census {
+                held.retain(|h| !census.dumped(h.inode));
+            }
             namespaces.push(Namespace {
                 netns: inode,
                 name: NamespaceName::SocketOnly,

@@ -327,8 +327,8 @@ mod tests {
 
     #[test]
     fn fake_proc_tree() {
-        let root = std::env::temp_dir().join(format!("sockdiag-owners-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let tree = tempfile::tempdir().expect("fake /proc");
+        let root = tree.path();
         let mk = |pid: &str, comm: &str, links: &[(&str, &str)]| {
             let fd = root.join(pid).join("fd");
             std::fs::create_dir_all(&fd).expect("mkdir");
@@ -347,8 +347,7 @@ mod tests {
         std::fs::create_dir_all(root.join("self")).expect("self");
         // A process that exited between readdir and the open of its fd directory.
         std::fs::create_dir_all(root.join("13")).expect("pid dir");
-        let scan = ProcScan::scan(&root, false).expect("scan");
-        std::fs::remove_dir_all(&root).expect("cleanup");
+        let scan = ProcScan::scan(root, false).expect("scan");
         assert_eq!(
             scan.stats,
             ScanStats {

@@ -558,51 +558,45 @@ mod tests {
         }
     }
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct FakeProc(std::path::PathBuf);
+    /// A fake /proc with its `net` directory, removed on drop.
+    struct FakeProc(tempfile::TempDir);
 
     impl FakeProc {
-        fn new(name: &str) -> Self {
-            let root = std::env::temp_dir().join(format!("sockdiag-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&root);
-            fs::create_dir_all(root.join("net")).expect("create fake /proc");
+        fn new() -> Self {
+            let root = tempfile::tempdir().expect("create fake /proc");
+            fs::create_dir(root.path().join("net")).expect("create fake /proc/net");
             FakeProc(root)
         }
 
-        fn write(&self, name: &str, text: &str) {
-            fs::write(self.0.join("net").join(name), text).expect("write fake /proc file");
+        fn net(&self) -> std::path::PathBuf {
+            self.0.path().join("net")
         }
-    }
 
-    impl Drop for FakeProc {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
+        fn write(&self, name: &str, text: &str) {
+            fs::write(self.net().join(name), text).expect("write fake /proc file");
         }
     }
 
     #[test]
     fn read_tolerates_a_missing_sockstat6() {
-        let proc_root = FakeProc::new("no-sockstat6");
+        let proc_root = FakeProc::new();
         proc_root.write("sockstat", SOCKSTAT_5_4);
         proc_root.write("snmp", SNMP_6_18);
-        let counters = read_dir(&proc_root.0.join("net")).expect("reads");
+        let counters = read_dir(&proc_root.net()).expect("reads");
         assert!(!counters.has_sockstat6);
         assert_eq!(counters.tcp_alloc, 247);
 
         proc_root.write("sockstat6", SOCKSTAT6_5_4);
-        let counters = read_dir(&proc_root.0.join("net")).expect("reads");
+        let counters = read_dir(&proc_root.net()).expect("reads");
         assert!(counters.has_sockstat6);
         assert_eq!(counters.raw6_inuse, 1);
     }
 
     #[test]
     fn read_errors_name_the_path() {
-        let proc_root = FakeProc::new("read-errors");
-        let error = format!(
-            "{:#}",
-            read_dir(&proc_root.0.join("net")).expect_err("no sockstat")
-        );
-        let sockstat = proc_root.0.join("net/sockstat");
+        let proc_root = FakeProc::new();
+        let error = format!("{:#}", read_dir(&proc_root.net()).expect_err("no sockstat"));
+        let sockstat = proc_root.net().join("sockstat");
         assert!(
             error.starts_with(&format!("reading {}: ", sockstat.display())),
             "{error}"
@@ -611,12 +605,12 @@ mod tests {
         // sockstat6 that exists but cannot be read is an error, unlike a missing one.
         proc_root.write("sockstat", SOCKSTAT_5_4);
         proc_root.write("snmp", SNMP_6_18);
-        fs::create_dir(proc_root.0.join("net/sockstat6")).expect("mkdir");
+        fs::create_dir(proc_root.net().join("sockstat6")).expect("mkdir");
         let error = format!(
             "{:#}",
-            read_dir(&proc_root.0.join("net")).expect_err("sockstat6 is a dir")
+            read_dir(&proc_root.net()).expect_err("sockstat6 is a dir")
         );
-        let sockstat6 = proc_root.0.join("net/sockstat6");
+        let sockstat6 = proc_root.net().join("sockstat6");
         assert!(
             error.starts_with(&format!("reading {}: ", sockstat6.display())),
             "{error}"
@@ -624,16 +618,13 @@ mod tests {
 
         fs::remove_dir(&sockstat6).expect("rmdir");
         proc_root.write("snmp", "Tcp: RtoAlgorithm\nTcp: 1\n");
-        let error = format!(
-            "{:#}",
-            read_dir(&proc_root.0.join("net")).expect_err("no CurrEstab")
-        );
+        let error = format!("{:#}", read_dir(&proc_root.net()).expect_err("no CurrEstab"));
         assert_eq!(
             error,
             format!(
                 "parsing the socket counters under {}: net/snmp line 1: \
                  the `Tcp:` header line has no `CurrEstab` column",
-                proc_root.0.join("net").display()
+                proc_root.net().display()
             )
         );
     }
