@@ -6,6 +6,7 @@
 
 mod census;
 mod cli;
+mod collect;
 mod list;
 #[cfg(test)]
 mod man;
