@@ -35,7 +35,8 @@
 //!   is passed over because the kernel shows `/` for the v1 hierarchies of an exiting process.
 //!   `memory` is for v1 hosts without systemd. Here lines cannot be told apart when a path
 //!   holds a newline: a line that does not parse, or a hierarchy ID or controller seen twice,
-//!   gives `None` rather than a guess.
+//!   gives `None` rather than a guess. A v1 line whose path reads ` (deleted)` (a hierarchy
+//!   being unmounted, on kernels that read the file without the cgroup mutex) is passed over.
 //! - text that does not end in a newline is cut short (or not this file): `None`.
 //!
 //! # Names
@@ -124,7 +125,9 @@ pub fn parse_proc_cgroup(text: &[u8]) -> Option<Box<[u8]>> {
             unified = Some(path);
             continue;
         }
-        if !is_path(path) {
+        // A v1 hierarchy torn down while the file is read shows ` (deleted)` for a path.
+        let gone = path == b" (deleted)";
+        if !gone && !is_path(path) {
             return None;
         }
         for controller in list.split(|&b| b == b',') {
@@ -133,8 +136,8 @@ pub fn parse_proc_cgroup(text: &[u8]) -> Option<Box<[u8]>> {
             }
             controllers.push(controller);
             match controller {
-                b"name=systemd" => systemd = Some(path),
-                b"memory" => memory = Some(path),
+                b"name=systemd" if !gone => systemd = Some(path),
+                b"memory" if !gone => memory = Some(path),
                 _ => {}
             }
         }
@@ -633,6 +636,11 @@ mod tests {
         assert_eq!(
             parse("0::/system.slice/gone.service (deleted)\n"),
             path("/system.slice/gone.service")
+        );
+        // A v1 hierarchy going away while the file is read.
+        assert_eq!(
+            parse("3:name=cgrp2: (deleted)\n1:name=systemd:/init.scope\n0::/init.scope\n"),
+            path("/init.scope")
         );
         // Colons are part of a path.
         assert_eq!(parse("0::/a:b\n"), path("/a:b"));
