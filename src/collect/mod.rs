@@ -23,6 +23,7 @@
 //! whose descriptor is gone was closed during the collection.
 
 pub mod census;
+pub mod cgroup;
 pub mod diag;
 pub mod netns;
 pub mod owners;

@@ -1,6 +1,7 @@
 //! Formatting finished data: render owns every byte sockdiag writes to stdout, JSON included,
 //! and every sentence it says about what it found. Each function writes to a `&mut impl Write`.
 
+pub mod escape;
 pub mod list;
 pub mod names;
 pub mod notes;
