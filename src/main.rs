@@ -11,6 +11,7 @@ use clap::Parser;
 
 use sockdiag::cli::{Cli, Command};
 use sockdiag::cmd;
+use sockdiag::render::escape;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -24,7 +25,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         Err(e) => {
-            eprintln!("sockdiag: {}", first_line(&e.to_string()));
+            eprintln!(
+                "sockdiag: {}",
+                escape::for_terminal(first_line(&e.to_string()).as_bytes())
+            );
             return ExitCode::from(2);
         }
     };
@@ -32,7 +36,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockdiag: {e:#}");
+            // Arguments, file contents and names quoted in an error are untrusted text too.
+            eprintln!("sockdiag: {}", escape::for_terminal(format!("{e:#}").as_bytes()));
             ExitCode::from(2)
         }
     }

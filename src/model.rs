@@ -7,6 +7,8 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::render::escape;
+
 /// Transport protocol of a socket row, as the user selects it (`-t`, `-u`, `-w`, `-x`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,25 +108,85 @@ impl fmt::Display for State {
     }
 }
 
+/// Text the system handed us and someone else chose: a command name, a unix socket path or
+/// abstract name, a cgroup path, a namespace file name. Kept as the bytes the kernel gave
+/// (not necessarily UTF-8, any control character possible), and shown only escaped:
+/// `Display` gives the terminal form and `Serialize` the lossless JSON form of
+/// [`crate::render::escape`].
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SysText(Box<[u8]>);
+
+impl SysText {
+    pub fn new(bytes: &[u8]) -> Self {
+        SysText(bytes.into())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The terminal form, borrowed when nothing needed escaping.
+    pub fn escaped(&self) -> std::borrow::Cow<'_, str> {
+        escape::for_terminal(&self.0)
+    }
+}
+
+impl From<&str> for SysText {
+    fn from(text: &str) -> Self {
+        SysText::new(text.as_bytes())
+    }
+}
+
+impl fmt::Display for SysText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&escape::Escaped(&self.0), f)
+    }
+}
+
+impl fmt::Debug for SysText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", escape::for_terminal(&self.0))
+    }
+}
+
+impl serde::Serialize for SysText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&escape::for_json(&self.0))
+    }
+}
+
 /// One end of a socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// An IPv4 or IPv6 address and port (for RAW sockets the "port" is the IP protocol).
     Ip(SocketAddr),
     /// A UNIX socket bound to a filesystem path.
-    Path(Box<str>),
+    Path(SysText),
     /// A UNIX socket bound to an abstract name (printed with a leading `@`).
-    Abstract(Box<str>),
+    Abstract(SysText),
     /// No name: an unbound UNIX socket, or the peer side of a UNIX socket.
     Unnamed,
 }
 
+impl Endpoint {
+    /// The JSON form: `addr:port`, `[v6addr]:port`, a path or `@name` in the lossless form of
+    /// [`crate::render::escape::for_json`], or `*`.
+    pub fn json(&self) -> String {
+        match self {
+            Endpoint::Path(path) => escape::for_json(path.as_bytes()).into_owned(),
+            Endpoint::Abstract(name) => format!("@{}", escape::for_json(name.as_bytes())),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The terminal form: names escaped.
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // Delegated (not `write!`) so that width and alignment apply.
             Endpoint::Ip(addr) => fmt::Display::fmt(addr, f),
-            Endpoint::Path(path) => f.pad(path),
+            Endpoint::Path(path) => fmt::Display::fmt(path, f),
             Endpoint::Abstract(name) => f.pad(&format!("@{name}")),
             Endpoint::Unnamed => f.pad("*"),
         }
@@ -157,6 +219,6 @@ pub struct Socket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Owner<'a> {
     pub pid: u32,
-    pub comm: &'a str,
+    pub comm: &'a SysText,
     pub fd: u32,
 }

@@ -379,7 +379,7 @@ mod tests {
     use crate::collect::owners::{ProcScan, Process, SocketFd};
     use crate::collect::sockstat::Counters;
     use crate::collect::{HeldTcp, Namespace};
-    use crate::model::{Endpoint, Family, Socket};
+    use crate::model::{Endpoint, Family, Socket, SysText};
 
     const N: u64 = 4026532000;
     const OTHER: u64 = 4026532999;
@@ -575,12 +575,12 @@ mod tests {
             report.close_sockets[0].owners,
             [Owner {
                 pid: 7,
-                comm: "app",
+                comm: &SysText::from("app"),
                 fd: 3
             }]
         );
         assert_eq!(report.close_sockets[2].local, None);
-        assert_eq!(report.close_sockets[2].owners[0].comm, "leak");
+        assert_eq!(report.close_sockets[2].owners[0].comm.as_bytes(), b"leak");
         assert_eq!(
             report.findings,
             [

@@ -13,7 +13,7 @@ use crate::collect::diag::DiagError;
 use crate::model::{Owner, Proto};
 use crate::reconcile::Finding;
 use crate::render::list::ListFormat;
-use crate::render::notes;
+use crate::render::{escape, notes};
 
 pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()> {
     let mut collector = Collector::open(proc_root, args.netns.path().as_deref())?;
@@ -81,5 +81,8 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
 
 /// A finding on stderr that does not stop the command.
 fn warn(finding: &Finding) {
-    eprintln!("sockdiag: {}", notes::note(finding));
+    eprintln!(
+        "sockdiag: {}",
+        escape::for_terminal(notes::note(finding).as_bytes())
+    );
 }

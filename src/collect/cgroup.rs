@@ -1,6 +1,3 @@
-// wired in by the collect refactor
-#![allow(dead_code)]
-
 //! Who a process belongs to, from its `/proc/PID/cgroup`: the systemd unit, the container
 //! (Docker, containerd, CRI-O, Podman, LXC) and the Kubernetes pod.
 //!

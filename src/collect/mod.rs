@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use rustix::io::Errno;
 
-use crate::model::{Family, State};
+use crate::model::{Family, State, SysText};
 use census::{BoundInactive, NamespaceCensus};
 use diag::{DiagError, DiagSocket, DumpStats, Request};
 use owners::ProcScan;
@@ -57,13 +57,13 @@ pub struct Collector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NamespaceName {
     /// A file under `/run/netns` (`ip netns`, CNI).
-    Named(String),
+    Named(SysText),
     /// A file under `/run/docker/netns` (a Docker sandbox).
-    Docker(String),
+    Docker(SysText),
     /// The namespace of pid 1.
     Initial,
     /// The lowest pid in it that is not a kernel thread (or, failing that, the lowest pid).
-    Process { pid: u32, comm: String },
+    Process { pid: u32, comm: SysText },
     /// No process is in it and no file names it: only a socket created there was found.
     SocketOnly,
 }

@@ -10,6 +10,8 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+use crate::model::SysText;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 /// Where the named namespaces of `ip netns` live.
@@ -61,7 +63,7 @@ pub const BIND_MOUNT_DIRS: [&str; 2] = [NAMED_DIR, "/run/docker/netns"];
 pub struct BindMount {
     pub inode: u64,
     /// The file name: the `ip netns` name, or Docker's sandbox id.
-    pub name: String,
+    pub name: SysText,
     pub path: PathBuf,
     /// Found under `/run/docker/netns`.
     pub docker: bool,
@@ -83,7 +85,7 @@ pub fn bind_mounts() -> Vec<BindMount> {
             };
             found.push(BindMount {
                 inode,
-                name: entry.file_name().to_string_lossy().into_owned(),
+                name: SysText::new(entry.file_name().as_encoded_bytes()),
                 path,
                 docker: dir != NAMED_DIR,
             });

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::{Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-use crate::model::Owner;
+use crate::model::{Owner, SysText};
 
 /// Threads of the `/proc` walk at most.
 const MAX_WORKERS: usize = 4;
@@ -39,7 +39,8 @@ pub struct SocketFd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     pub pid: u32,
-    pub comm: String,
+    /// `/proc/PID/comm`: whatever the process named itself (`prctl(PR_SET_NAME)`).
+    pub comm: SysText,
     /// Inode of `/proc/PID/ns/net`, when asked for and readable.
     pub netns: Option<u64>,
     /// A kernel thread (`PF_KTHREAD` in `/proc/PID/stat`), known when namespaces are asked
@@ -233,8 +234,8 @@ fn scan_process(root: &OwnedFd, pid: u32, with_netns: bool, scan: &mut ProcScan)
     Ok(())
 }
 
-fn read_comm(root: &OwnedFd, pid: u32) -> String {
-    let read = || -> Result<String, Errno> {
+fn read_comm(root: &OwnedFd, pid: u32) -> SysText {
+    let read = || -> Result<SysText, Errno> {
         let file = openat(
             root,
             format!("{pid}/comm"),
@@ -243,9 +244,11 @@ fn read_comm(root: &OwnedFd, pid: u32) -> String {
         )?;
         let mut buf = [0u8; 64];
         let len = rustix::io::read(file.as_fd(), &mut buf[..])?;
-        Ok(String::from_utf8_lossy(buf[..len].strip_suffix(b"\n").unwrap_or(&buf[..len])).into_owned())
+        Ok(SysText::new(
+            buf[..len].strip_suffix(b"\n").unwrap_or(&buf[..len]),
+        ))
     };
-    read().unwrap_or_else(|_| "?".into())
+    read().unwrap_or_else(|_| SysText::from("?"))
 }
 
 /// The fields of `/proc/PID/stat` after the command name (proc(5)), which is in parentheses
@@ -362,12 +365,12 @@ mod tests {
             [
                 Owner {
                     pid: 10,
-                    comm: "nginx",
+                    comm: &SysText::from("nginx"),
                     fd: 3
                 },
                 Owner {
                     pid: 11,
-                    comm: "nginx",
+                    comm: &SysText::from("nginx"),
                     fd: 7
                 }
             ]

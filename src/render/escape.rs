@@ -1,6 +1,3 @@
-// wired in by the collect refactor
-#![allow(dead_code)]
-
 //! Escaping of every text that came from the system before it is shown.
 //!
 //! sockdiag runs as root and prints text that other users' processes chose: command names

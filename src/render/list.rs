@@ -159,9 +159,9 @@ struct JsonRow<'a> {
     family: &'static str,
     state: &'static str,
     timewait: bool,
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "endpoint_json")]
     local: &'a Endpoint,
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "endpoint_json")]
     peer: &'a Endpoint,
     peer_inode: Option<u32>,
     recv_q: u32,
@@ -193,14 +193,14 @@ impl<'a> JsonRow<'a> {
     }
 }
 
-fn display<S: serde::Serializer>(value: &&Endpoint, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
+fn endpoint_json<S: serde::Serializer>(value: &&Endpoint, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.json())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Proto, State};
+    use crate::model::{Family, Proto, State, SysText};
 
     fn tcp6_listener() -> Socket {
         Socket {
@@ -228,15 +228,16 @@ mod tests {
 
     #[test]
     fn table_golden() {
+        let srv = SysText::from("srv");
         let owners = [
             Owner {
                 pid: 7,
-                comm: "srv",
+                comm: &srv,
                 fd: 3,
             },
             Owner {
                 pid: 8,
-                comm: "srv",
+                comm: &srv,
                 fd: 4,
             },
         ];
@@ -257,9 +258,10 @@ mod tests {
 
     #[test]
     fn json_golden() {
+        let srv = SysText::from("srv");
         let owners = [Owner {
             pid: 7,
-            comm: "srv",
+            comm: &srv,
             fd: 3,
         }];
         let text = render(ListFormat::Json { processes: true }, &tcp6_listener(), &owners);
@@ -293,5 +295,52 @@ mod tests {
             &[],
         );
         assert!(table.ends_with("@dbus                    * 99\n"), "{table:?}");
+    }
+
+    /// The issue's hostile names, byte for byte: an escape sequence and a line break in a
+    /// command name, a screen clear and a line break in an abstract name, a path that is not
+    /// UTF-8. The table shows them escaped on one row; JSON keeps them exactly.
+    #[test]
+    fn hostile_names_are_escaped() {
+        let comm = SysText::new(b"ev\x1b[31mil\nx\t");
+        let owners = [Owner {
+            pid: 7,
+            comm: &comm,
+            fd: 3,
+        }];
+        let mut s = tcp6_listener();
+        s.proto = Proto::Unix;
+        s.family = Family::Unix;
+        s.local = Endpoint::Abstract(SysText::new(b"bad\x1b[2Jname\nline"));
+        s.peer = Endpoint::Unnamed;
+        let table = render(
+            ListFormat::Table {
+                extended: false,
+                processes: true,
+            },
+            &s,
+            &owners,
+        );
+        assert_eq!(
+            table,
+            "Netid State          Recv-Q Send-Q Local Address:Port       Peer Address:Port        Process\n\
+             unix  LISTEN              0    128 @bad\\x1b[2Jname\\nline    *                        users:((\"ev\\x1b[31mil\\nx\\t\",pid=7,fd=3))\n"
+        );
+        let json = render(ListFormat::Json { processes: true }, &s, &owners);
+        assert!(json.contains(r#""local":"@bad\u001b[2Jname\nline""#), "{json}");
+        assert!(json.contains(r#""comm":"ev\u001b[31mil\nx\t""#), "{json}");
+
+        s.local = Endpoint::Path(SysText::new(b"/tmp/caf\xe9\\"));
+        let table = render(
+            ListFormat::Table {
+                extended: false,
+                processes: false,
+            },
+            &s,
+            &[],
+        );
+        assert!(table.contains(" /tmp/caf\\xe9\\\\ "), "{table:?}");
+        let json = render(ListFormat::Json { processes: false }, &s, &[]);
+        assert!(json.contains(r#""local":"/tmp/caf\\xe9\\\\""#), "{json}");
     }
 }

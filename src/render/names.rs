@@ -1,22 +1,32 @@
-//! How the things sockdiag found are named for a person: namespaces, owners.
+//! How the things sockdiag found are named for a person: namespaces, owners. Names that came
+//! from the system are escaped ([`crate::render::escape`]): for the terminal in tables and
+//! notes, in the lossless form in JSON.
+
+use std::borrow::Cow;
 
 use crate::collect::NamespaceName;
+use crate::model::SysText;
+use crate::render::escape;
 
-/// `blue` (ip netns), `docker 3f2a…`, `initial namespace (pid 1)`, `pid 812 (nginx)`.
+/// `blue` (ip netns), `docker sandbox 3f2a…`, `initial namespace (pid 1)`, `pid 812 (nginx)`.
 pub fn namespace(name: &NamespaceName) -> String {
-    match name {
-        NamespaceName::Named(name) => name.clone(),
-        NamespaceName::Docker(id) => format!("docker sandbox {id}"),
-        NamespaceName::Initial => "initial namespace (pid 1)".to_owned(),
-        NamespaceName::Process { pid, comm } => format!("pid {pid} ({comm})"),
-        NamespaceName::SocketOnly => "(no process in it; found through a socket)".to_owned(),
-    }
+    namespace_with(name, |text| escape::for_terminal(text.as_bytes()))
 }
 
-/// The JSON form of a namespace name: the same words as the table's.
+/// The JSON form of a namespace name: the same words, names in the lossless JSON form.
 pub fn serialize_namespace<S: serde::Serializer>(
     name: &NamespaceName,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&namespace(name))
+    serializer.serialize_str(&namespace_with(name, |text| escape::for_json(text.as_bytes())))
+}
+
+fn namespace_with<'a>(name: &'a NamespaceName, text: impl Fn(&'a SysText) -> Cow<'a, str>) -> String {
+    match name {
+        NamespaceName::Named(name) => text(name).into_owned(),
+        NamespaceName::Docker(id) => format!("docker sandbox {}", text(id)),
+        NamespaceName::Initial => "initial namespace (pid 1)".to_owned(),
+        NamespaceName::Process { pid, comm } => format!("pid {pid} ({})", text(comm)),
+        NamespaceName::SocketOnly => "(no process in it; found through a socket)".to_owned(),
+    }
 }

@@ -10,8 +10,9 @@ use tabled::settings::{Alignment, Style, object::Columns};
 
 use serde::Serialize;
 
+use crate::model::SysText;
 use crate::reconcile::{CloseKind, CloseSocket, Report};
-use crate::render::{names, notes, ss};
+use crate::render::{escape, names, notes, ss};
 
 /// TCP_CLOSE rows shown per inode without `--all`.
 const FIRST_ROWS: usize = 20;
@@ -123,7 +124,7 @@ pub fn human(out: &mut impl Write, report: &Report<'_>, all: bool) -> io::Result
     if !report.findings.is_empty() {
         writeln!(out, "\nNotes:")?;
         for finding in &report.findings {
-            writeln!(out, "- {}", notes::note(finding))?;
+            writeln!(out, "- {}", escape::for_terminal(notes::note(finding).as_bytes()))?;
         }
     }
     Ok(())
@@ -149,7 +150,7 @@ pub fn json(out: &mut impl Write, report: &Report<'_>) -> io::Result<()> {
 fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -> io::Result<()> {
     writeln!(out, "\nTCP_CLOSE sockets of this namespace, by process:")?;
     // (pid, comm) -> (bound_inactive, unbound)
-    let mut by_process: BTreeMap<(u32, &str), (u64, u64)> = BTreeMap::new();
+    let mut by_process: BTreeMap<(u32, &SysText), (u64, u64)> = BTreeMap::new();
     let mut unowned = (0, 0);
     for socket in sockets {
         let bump = |counts: &mut (u64, u64)| match socket.kind {
@@ -170,7 +171,7 @@ fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -
     for ((pid, comm), (bound, unbound)) in rows {
         table.push_record([
             pid.to_string(),
-            comm.to_owned(),
+            comm.to_string(),
             bound.to_string(),
             unbound.to_string(),
         ]);

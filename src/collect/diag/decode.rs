@@ -14,7 +14,7 @@ use netlink_packet_sock_diag::{
     unix::{UnixResponse, nlas::Nla as UnixNla, nlas::UnixDiagName},
 };
 
-use crate::model::{Endpoint, Family, Proto, Socket, State};
+use crate::model::{Endpoint, Family, Proto, Socket, State, SysText};
 
 /// One netlink message of a dump answer.
 #[derive(Debug, PartialEq, Eq)]
@@ -133,12 +133,12 @@ fn decode_unix(payload: &[u8]) -> Result<Socket, DecodeError> {
     for nla in &response.nlas {
         match nla {
             UnixNla::Name(UnixDiagName::Pathname(path)) => {
-                socket.local = Endpoint::Path(lossy(path.as_encoded_bytes()).into());
+                socket.local = Endpoint::Path(SysText::new(path.as_encoded_bytes()));
             }
             UnixNla::Name(UnixDiagName::Abstract(name)) => {
                 // ss prints the NULs of an abstract name as '@'.
                 let name: Vec<u8> = name.iter().map(|&b| if b == 0 { b'@' } else { b }).collect();
-                socket.local = Endpoint::Abstract(lossy(&name).into());
+                socket.local = Endpoint::Abstract(SysText::new(&name));
             }
             UnixNla::Peer(inode) => socket.peer_inode = *inode,
             UnixNla::ReceiveQueueLength(recv_q, send_q) => {
@@ -158,10 +158,6 @@ fn decode_unix(payload: &[u8]) -> Result<Socket, DecodeError> {
 
 /// `UNIX_DIAG_UID` (Linux 5.3), which the crate does not name.
 const UNIX_DIAG_UID: u16 = 7;
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The kernel stores the 64-bit socket cookie as two host-order u32, low word first
 /// (`sock_diag_save_cookie`); ss prints it the same way.
