@@ -29,14 +29,58 @@ pub fn run(args: &SummaryArgs, proc_root: &Path, out: &mut impl Write) -> Result
     })
 }
 
+/// The most a saved `ss -s` may weigh: a real one is a few hundred bytes.
+const MAX_SAVED_SS: u64 = 1 << 20;
+
+/// Reads a saved `ss -s`: stdin (`-`, a pipe or a file) or a regular file, at most
+/// [`MAX_SAVED_SS`] bytes. Anything else (a FIFO, a device such as `/dev/zero`, a directory)
+/// is refused without blocking: the file is opened `O_NONBLOCK` and checked before reading.
 fn read_saved(path: &Path) -> Result<SavedSs> {
-    let mut text = String::new();
-    if path == Path::new("-") {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("--ss -: reading stdin")?;
+    let what = || format!("--ss {}", path.display());
+    let bytes = if path == Path::new("-") {
+        read_bounded(std::io::stdin().lock()).context("--ss -: reading stdin")?
     } else {
-        text = std::fs::read_to_string(path).with_context(|| format!("--ss {}", path.display()))?;
+        use rustix::fs::{FileType, Mode, OFlags};
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(std::io::Error::from)
+        .with_context(what)?;
+        let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd).map_err(std::io::Error::from)?.st_mode);
+        anyhow::ensure!(
+            kind == FileType::RegularFile,
+            "{}: not a regular file (a {}): save the output of ss -s to a file, or pipe it to --ss -",
+            what(),
+            file_kind(kind)
+        );
+        read_bounded(std::fs::File::from(fd)).with_context(what)?
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    saved_ss::parse(&text).with_context(what)
+}
+
+/// Everything `reader` holds, refused past [`MAX_SAVED_SS`] bytes.
+fn read_bounded(reader: impl Read) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(MAX_SAVED_SS + 1).read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_SAVED_SS,
+        "larger than {} KiB: not an ss -s output",
+        MAX_SAVED_SS / 1024
+    );
+    Ok(bytes)
+}
+
+fn file_kind(kind: rustix::fs::FileType) -> &'static str {
+    use rustix::fs::FileType;
+    match kind {
+        FileType::Fifo => "fifo",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        FileType::Directory => "directory",
+        FileType::Socket => "socket",
+        _ => "special file",
     }
-    saved_ss::parse(&text).with_context(|| format!("--ss {}", path.display()))
 }

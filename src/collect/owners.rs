@@ -93,15 +93,15 @@ impl ProcScan {
         // each taking the next process, with its own partial scan.
         let next = AtomicUsize::new(0);
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS));
-        let parts: Vec<Result<ProcScan, (u32, Errno)>> = std::thread::scope(|scope| {
+        let parts: Vec<ProcScan> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
                         let mut part = ProcScan::default();
                         while let Some(&pid) = pids.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            scan_or_count(&root, pid, with_netns, &mut part).map_err(|e| (pid, e))?;
+                            scan_or_count(&root, pid, with_netns, &mut part);
                         }
-                        Ok(part)
+                        part
                     })
                 })
                 .collect();
@@ -116,8 +116,6 @@ impl ProcScan {
             ..ProcScan::default()
         };
         for part in parts {
-            let part =
-                part.map_err(|(pid, e)| io::Error::other(format!("{}/{pid}: {e}", proc_root.display())))?;
             let offset = scan.processes.len() as u32;
             scan.sockets.extend(part.sockets.into_iter().map(|s| SocketFd {
                 process: s.process + offset,
@@ -172,9 +170,10 @@ impl ProcScan {
     }
 }
 
-/// Scans one process into `part`, counting it as scanned, vanished or denied; only an
-/// unexpected error is returned.
-fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan) -> Result<(), Errno> {
+/// Scans one process into `part`, counting it as scanned, vanished or denied. A process whose
+/// entries cannot be read for any other reason (a fake tree's `fd` link loop, `ELOOP`; an
+/// I/O error) is one process not inspected, counted with the denied: never the end of the walk.
+fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan) {
     let kept = part.sockets.len();
     let outcome = scan_process(root, pid, with_netns, part);
     if outcome.is_err() {
@@ -185,10 +184,8 @@ fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan
         Err(Errno::NOENT | Errno::SRCH) => part.stats.vanished += 1,
         // An exiting process refuses its fd table too: that one has vanished.
         Err(Errno::ACCESS | Errno::PERM) if is_exiting(root, pid) => part.stats.vanished += 1,
-        Err(Errno::ACCESS | Errno::PERM) => part.stats.denied += 1,
-        Err(e) => return Err(e),
+        Err(_) => part.stats.denied += 1,
     }
-    Ok(())
 }
 
 fn scan_process(root: &OwnedFd, pid: u32, with_netns: bool, scan: &mut ProcScan) -> Result<(), Errno> {
@@ -378,6 +375,29 @@ mod tests {
         assert_eq!(scan.owners(501).count(), 1);
         assert_eq!(scan.owners(502).count(), 0);
         assert_eq!(scan.processes.len(), 2, "processes without sockets are not kept");
+    }
+
+    /// One pid entry that cannot be read (an `fd` link that loops, `ELOOP`) is one process not
+    /// inspected, not the end of the walk.
+    #[test]
+    fn a_looping_entry_is_one_process_not_inspected() {
+        let tree = tempfile::tempdir().expect("fake /proc");
+        let root = tree.path();
+        std::fs::create_dir_all(root.join("20")).expect("pid dir");
+        std::os::unix::fs::symlink("fd", root.join("20/fd")).expect("loop");
+        std::fs::create_dir_all(root.join("21/fd")).expect("pid dir");
+        std::fs::write(root.join("21/comm"), "ok\n").expect("comm");
+        std::os::unix::fs::symlink("socket:[7]", root.join("21/fd/3")).expect("link");
+        let scan = ProcScan::scan(root, false).expect("scan");
+        assert_eq!(
+            scan.stats,
+            ScanStats {
+                scanned: 1,
+                denied: 1,
+                vanished: 0
+            }
+        );
+        assert_eq!(scan.owners(7).count(), 1);
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub enum Problem {
     NameWithoutValue { name: &'static str },
     /// The value of this name does not parse as a non-negative integer.
     NotANumber { name: &'static str, value: String },
+    /// The value is beyond what the kernel's signed 64-bit counters can hold (`%ld`).
+    TooLarge { name: &'static str, value: u64 },
     /// The snmp `Tcp:` header line has no column of this name.
     MissingColumn { name: &'static str },
     /// The snmp `Tcp:` header line is not followed by its `Tcp:` value line.
@@ -119,6 +121,12 @@ impl fmt::Display for Problem {
             }
             Problem::NotANumber { name, value } => {
                 write!(f, "`{name}` is `{value}`, not a non-negative integer")
+            }
+            Problem::TooLarge { name, value } => {
+                write!(
+                    f,
+                    "`{name}` is {value}, beyond what a kernel counter holds (2^63 - 1)"
+                )
             }
             Problem::MissingColumn { name } => {
                 write!(f, "the `Tcp:` header line has no `{name}` column")
@@ -261,15 +269,7 @@ impl<'a> KeywordLines<'a> {
         for pair in line.pairs.chunks(2) {
             match pair {
                 [found, value] if *found == name => {
-                    return parse_u64(value).ok_or_else(|| {
-                        self.error(
-                            line.number,
-                            Problem::NotANumber {
-                                name,
-                                value: (*value).to_owned(),
-                            },
-                        )
-                    });
+                    return parse_count(name, value).map_err(|problem| self.error(line.number, problem));
                 }
                 [found] if *found == name => {
                     return Err(self.error(line.number, Problem::NameWithoutValue { name }));
@@ -315,19 +315,20 @@ fn parse_curr_estab(snmp: &str) -> Result<u64, ParseError> {
     let Some(value) = values.get(column) else {
         return Err(error(value_line, Problem::NameWithoutValue { name: COLUMN }));
     };
-    parse_u64(value).ok_or_else(|| {
-        error(
-            value_line,
-            Problem::NotANumber {
-                name: COLUMN,
-                value: (*value).to_owned(),
-            },
-        )
-    })
+    parse_count(COLUMN, value).map_err(|problem| error(value_line, problem))
 }
 
-fn parse_u64(text: &str) -> Option<u64> {
-    text.parse().ok()
+/// A counter as the kernel prints it: a non-negative integer that fits its signed 64 bits,
+/// so that no figure computed from counters can overflow.
+fn parse_count(name: &'static str, text: &str) -> Result<u64, Problem> {
+    let value: u64 = text.parse().map_err(|_| Problem::NotANumber {
+        name,
+        value: text.to_owned(),
+    })?;
+    if value > i64::MAX as u64 {
+        return Err(Problem::TooLarge { name, value });
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -436,6 +437,26 @@ mod tests {
                 counters.sockets_used
             ),
             (5, 3, 2, 10)
+        );
+    }
+
+    #[test]
+    fn counters_beyond_the_kernels_are_refused() {
+        let sockstat = SOCKSTAT_5_4.replace("inuse 143", "inuse 18446744073709551615");
+        assert_eq!(
+            parse_error(&sockstat, None, SNMP_6_18).to_string(),
+            "net/sockstat line 2: `inuse` is 18446744073709551615, beyond what a kernel counter holds (2^63 - 1)"
+        );
+        let sockstat = SOCKSTAT_5_4.replace("alloc 247", "alloc 9223372036854775807");
+        assert_eq!(
+            parse(&sockstat, None, SNMP_6_18).map(|c| c.tcp_alloc),
+            Ok(i64::MAX as u64)
+        );
+        let sockstat = SOCKSTAT_5_4.replace("alloc 247", "alloc 99999999999999999999");
+        assert!(
+            parse_error(&sockstat, None, SNMP_6_18)
+                .to_string()
+                .contains("not a non-negative integer")
         );
     }
 

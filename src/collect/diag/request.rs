@@ -73,8 +73,12 @@ impl Request {
     }
 }
 
-/// `UDIAG_SHOW_UID` (Linux 5.3, `linux/unix_diag.h`), missing from the crate's `ShowFlags`.
-const SHOW_UID: ShowFlags = ShowFlags::from_bits_retain(1 << 7);
+/// `UDIAG_SHOW_UID` = 0x40 (Linux 5.3, `linux/unix_diag.h`), missing from the crate's
+/// `ShowFlags`. Not `1 << UNIX_DIAG_UID` (attribute 7): the show bits are numbered apart from
+/// the attributes they ask for (`UDIAG_SHOW_RQLEN` 0x10 asks for `UNIX_DIAG_RQLEN` = 4, but
+/// `UDIAG_SHOW_UID` 0x40 for `UNIX_DIAG_UID` = 7), and a wrong bit is silently ignored, leaving
+/// every uid 0 (`sk_diag_fill` only adds the attribute when asked).
+const SHOW_UID: ShowFlags = ShowFlags::from_bits_retain(0x40);
 
 /// Size of `struct nlmsghdr` (`linux/netlink.h`).
 pub const NLMSG_HDRLEN: usize = 16;
@@ -123,6 +127,8 @@ mod tests {
         assert_eq!(bytes.len(), 16 + 24, "nlmsghdr + unix_diag_req");
         assert_eq!(bytes[16], 1, "AF_UNIX");
         let show = u32::from_ne_bytes([bytes[28], bytes[29], bytes[30], bytes[31]]);
-        assert_eq!(show, 1 | 1 << 2 | 1 << 4 | 1 << 7);
+        // UDIAG_SHOW_NAME 0x01, UDIAG_SHOW_PEER 0x04, UDIAG_SHOW_RQLEN 0x10, UDIAG_SHOW_UID 0x40
+        // (linux/unix_diag.h); tests/hardening.rs checks the uid against the kernel.
+        assert_eq!(show, 0x01 | 0x04 | 0x10 | 0x40);
     }
 }
