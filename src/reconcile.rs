@@ -372,20 +372,22 @@ fn drift(host: &HostCollection, target: &NamespaceCensus) -> i64 {
     )
 }
 
+/// A collection with every term present, shared by the reconciliation's tests and the
+/// renderers' golden files.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixture {
     use super::*;
     use crate::collect::census::NamespaceCensus;
     use crate::collect::owners::{ProcScan, Process, SocketFd};
     use crate::collect::sockstat::Counters;
     use crate::collect::{HeldTcp, Namespace};
-    use crate::model::{Endpoint, Family, Socket, SysText};
+    use crate::model::{Endpoint, Family, Socket};
 
-    const N: u64 = 4026532000;
-    const OTHER: u64 = 4026532999;
+    pub const N: u64 = 4026532000;
+    pub const OTHER: u64 = 4026532999;
 
     /// alloc 20, inuse 5 + 1, tw 3: ss prints closed = 20 - (6 - 3) = 17.
-    fn counters() -> Counters {
+    pub fn counters() -> Counters {
         Counters {
             sockets_used: 30,
             tcp_inuse: 5,
@@ -398,7 +400,7 @@ mod tests {
         }
     }
 
-    fn row(state: State, timewait: bool, inode: u32, local: &str) -> Socket {
+    pub fn row(state: State, timewait: bool, inode: u32, local: &str) -> Socket {
         Socket {
             proto: Proto::Tcp,
             family: Family::Inet,
@@ -415,7 +417,7 @@ mod tests {
         }
     }
 
-    fn held(inode: u32, placement: Placement) -> HeldTcp {
+    pub fn held(inode: u32, placement: Placement) -> HeldTcp {
         HeldTcp {
             inode,
             family: Family::Inet6,
@@ -423,7 +425,7 @@ mod tests {
         }
     }
 
-    fn unbound_in(netns: u64) -> Placement {
+    pub fn unbound_in(netns: u64) -> Placement {
         Placement::Socket {
             netns,
             state: State::CLOSE,
@@ -432,7 +434,7 @@ mod tests {
 
     /// pid 7 `app` holds the bound-inactive 501 and 502 on fds 3 and 4; pid 8 `leak` holds
     /// every held socket on fd 9.
-    fn scan(held: &[u32]) -> ProcScan {
+    pub fn scan(held: &[u32]) -> ProcScan {
         let mut sockets = vec![
             SocketFd {
                 inode: 501,
@@ -477,7 +479,7 @@ mod tests {
 
     /// Every term present: 3 timewait (2 TIME_WAIT, 1 FIN_WAIT2), 2 bound-inactive,
     /// 4 unbound, 7 in another namespace (5 dumped + 2 held) = 16 of 17.
-    fn host() -> HostCollection {
+    pub fn host() -> HostCollection {
         let target = NamespaceCensus {
             netns: N,
             before: counters(),
@@ -529,6 +531,15 @@ mod tests {
             privileged: true,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::*;
+    use super::*;
+    use crate::collect::Namespace;
+    use crate::collect::census::NamespaceCensus;
+    use crate::model::SysText;
 
     fn target(host: &mut HostCollection) -> &mut NamespaceCensus {
         host.namespaces[0].census.as_mut().expect("target census")

@@ -234,3 +234,40 @@ fn write_table(out: &mut impl Write, builder: Builder, right_aligned: &[usize]) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::figures::Figure;
+    use crate::reconcile::{fixture, reconcile};
+    use crate::saved_ss::SavedSs;
+
+    /// Compares with a committed file; `UPDATE_GOLDEN=1 cargo test golden` rewrites it.
+    fn golden(name: &str, actual: &[u8]) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, actual).expect("write golden file");
+        }
+        let expected = std::fs::read(&path).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+        assert!(
+            expected == actual,
+            "{name} differs from the golden file (UPDATE_GOLDEN=1 to accept):\n{}",
+            String::from_utf8_lossy(actual)
+        );
+    }
+
+    #[test]
+    fn golden_human_and_json_of_the_fixture() {
+        let host = fixture::host();
+        let saved: SavedSs = [(Figure::Total, 29), (Figure::Closed, 10)].into_iter().collect();
+        let report = reconcile(&host, Some(&saved));
+        let mut text = Vec::new();
+        human(&mut text, &report, true).expect("render");
+        golden("summary.txt", &text);
+        let mut json_text = Vec::new();
+        json(&mut json_text, &report).expect("render");
+        golden("summary.json", &json_text);
+    }
+}

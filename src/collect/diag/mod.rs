@@ -184,20 +184,6 @@ impl DiagSocket {
         }
     }
 
-    /// Runs one dump into a vector. If it was interrupted (`NLM_F_DUMP_INTR`), its rows are
-    /// dropped and it runs once more; the second outcome stands, its stats saying whether it
-    /// was interrupted too.
-    pub fn dump_all(&mut self, request: &Request) -> Result<(Vec<Socket>, DumpStats), DiagError> {
-        let mut rows = Vec::new();
-        let stats = self.dump(request, |row| rows.push(row))?;
-        if !stats.interrupted {
-            return Ok((rows, stats));
-        }
-        rows.clear();
-        let stats = self.dump(request, |row| rows.push(row))?;
-        Ok((rows, stats))
-    }
-
     /// Runs one dump, and says whether it returned the probe socket of inode `probe` (see
     /// [`probe_socket`]), whose row is not handed to `on_row`: whether this kernel dumps
     /// bound-but-inactive sockets. Riding on a dump that runs anyway costs one `bind`
