@@ -160,12 +160,6 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
         ..*c
     };
     let figures = SsFigures::from_counters(&without_own(&target.before));
-    let drift = drift(host, target);
-    let consistency = Consistency {
-        attempts: target.attempts,
-        settled: crate::collect::census::settled(&target.before, &target.after),
-        drift,
-    };
     let mut findings = Vec::new();
     let owners = |inode: u32| -> Vec<Owner<'a>> {
         if inode == 0 {
@@ -237,6 +231,12 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
             },
         }
     }
+    let drift = drift(host, target, changed);
+    let consistency = Consistency {
+        attempts: target.attempts,
+        settled: crate::collect::census::settled(&target.before, &target.after),
+        drift,
+    };
     close_sockets.sort_by_key(|c| (c.kind == CloseKind::Unbound, c.inode));
     other.sort_by_key(|o| std::cmp::Reverse(o.tcp));
     let other_total: u64 = other.iter().filter_map(|o| o.tcp).sum();
@@ -351,25 +351,31 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
     }
 }
 
-/// How far `closed` of the target moved while the collection ran: the spread of the global
-/// alloc over every counter read of every namespace census, plus the movement of the target's
-/// own `inuse4 + inuse6 − tw` across its last dumps.
-fn drift(host: &HostCollection, target: &NamespaceCensus) -> i64 {
+/// How far `closed` of the target may have moved while the collection ran: the spread of
+/// the global alloc over every counter read (at the start and the end of the collection and
+/// around each namespace's dumps), the movement of the target's own `inuse4 + inuse6 − tw`
+/// across its last dumps, and each held socket seen to change during the collection (closed
+/// before it could be asked, or out of TCP_CLOSE since the dump).
+fn drift(host: &HostCollection, target: &NamespaceCensus, changed: u64) -> i64 {
     let allocs = host
         .namespaces
         .iter()
         .filter_map(|ns| ns.census.as_ref().ok())
-        .flat_map(|c| [c.before.tcp_alloc, c.after.tcp_alloc]);
+        .flat_map(|c| [c.before.tcp_alloc, c.after.tcp_alloc])
+        .chain(host.alloc_window);
     let (low, high) = allocs.fold((u64::MAX, 0), |(low, high), a| (low.min(a), high.max(a)));
     let spread = i64::try_from(high.saturating_sub(low)).unwrap_or(i64::MAX);
     let own = |c: &crate::collect::sockstat::Counters| {
         figures::closed(&crate::collect::sockstat::Counters { tcp_alloc: 0, ..*c })
     };
-    spread.saturating_add(
-        own(&target.after)
-            .saturating_sub(own(&target.before))
-            .saturating_abs(),
-    )
+    let seen_changing = i64::try_from(host.closed_during_walk.saturating_add(changed)).unwrap_or(i64::MAX);
+    spread
+        .saturating_add(
+            own(&target.after)
+                .saturating_sub(own(&target.before))
+                .saturating_abs(),
+        )
+        .saturating_add(seen_changing)
 }
 
 /// A collection with every term present, shared by the reconciliation's tests and the
@@ -527,6 +533,7 @@ pub(crate) mod fixture {
             scan: scan(&held.iter().map(|h| h.inode).collect::<Vec<_>>()),
             held,
             closed_during_walk: 0,
+            alloc_window: [20, 20],
             bound_inactive: BoundInactive::Dumped,
             privileged: true,
         }
@@ -631,6 +638,7 @@ mod tests {
         target(&mut host).after.tcp_alloc = 3;
         host.namespaces[1].census.as_mut().expect("blue").before.tcp_alloc = 3;
         host.namespaces[1].census.as_mut().expect("blue").after.tcp_alloc = 3;
+        host.alloc_window = [3, 3];
         let report = reconcile(&host, None);
         assert_eq!(report.consistency.drift, 0);
         assert!(

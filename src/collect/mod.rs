@@ -118,6 +118,9 @@ pub struct HostCollection {
     /// asked anything: they came and went during the collection.
     pub closed_during_walk: u64,
     pub bound_inactive: BoundInactive,
+    /// The global TCP alloc read at the start and at the end of the whole collection (the
+    /// censuses read it too): how much it moves while the terms are measured.
+    pub alloc_window: [u64; 2],
     /// Running with euid 0.
     pub privileged: bool,
 }
@@ -222,6 +225,8 @@ impl Collector {
     /// The whole host: one `/proc` walk, every namespace found and its census, the place of
     /// every held TCP socket that no dump returned.
     pub fn host(&mut self) -> Result<HostCollection> {
+        let alloc = || sockstat::read_dir(&self.proc_root.join("net")).map(|c| c.tcp_alloc);
+        let alloc_first = alloc()?;
         let scan = self.scan(true)?;
         let target = self.target_census()?;
         let mut namespaces = vec![Namespace {
@@ -269,6 +274,7 @@ impl Collector {
                 census: census.map_err(|e| format!("{e:#}")),
             });
         }
+        let alloc_last = sockstat::read_dir(&self.proc_root.join("net"))?.tcp_alloc;
         Ok(HostCollection {
             target: self.target,
             namespaces,
@@ -276,6 +282,7 @@ impl Collector {
             held,
             closed_during_walk,
             bound_inactive: self.support,
+            alloc_window: [alloc_first, alloc_last],
             privileged: rustix::process::geteuid().is_root(),
         })
     }
