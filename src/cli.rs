@@ -25,6 +25,14 @@ PERMISSIONS
   census are then a lower bound, and the output says so and how many processes could not be
   inspected.
 
+UNTRUSTED TEXT
+  Command names, unix socket paths and abstract names, namespace names and anything quoted
+  from a file are chosen by whoever created them. In tables, notes and errors they are shown
+  escaped: \\\\ for a backslash; \\n, \\t, \\r; \\xNN for other control characters, DEL and
+  bytes that are not UTF-8; \\u{XXXX} for C1 controls and invisible or reordering characters
+  (bidi overrides, zero-width characters). Spaces are shown as they are. JSON keeps them
+  exact (see JSON OUTPUT).
+
 KERNEL
   Bound-but-inactive TCP sockets are dumped by Linux 6.8 and later; on older kernels list says
   it cannot show them and summary counts them through the fd scan. RAW sockets need raw_diag;
@@ -53,7 +61,9 @@ JSON OUTPUT
   recv_q, send_q, uid, inode, cookie
               as sock_diag reports them; inode 0 means no struct socket (timewait,
               request socks, orphans, children not yet accepted)
-  owners      with -p only: [{pid, comm, fd}], every holder of the socket";
+  owners      with -p only: [{pid, comm, fd}], every holder of the socket
+  Unix names and comm are exact: valid UTF-8 as is, each backslash doubled, each byte
+  that is not UTF-8 written as \\xNN.";
 
 const SUMMARY_AFTER_HELP: &str = "\
 THE RECONCILIATION
@@ -69,8 +79,10 @@ THE RECONCILIATION
                   system-wide)
   unexplained     reported minus the terms above, never forced to zero; the notes list its
                   likely causes
-  The counters are read before and after the census; if they moved, the census is taken
-  again (3 times at most) and the remaining drift is reported.
+  The namespace's counters are read just before and after its TCP dumps; if its own inuse
+  or tw moved, only those dumps are taken again (3 times at most). TCP alloc is system-wide
+  and settles nothing: its movement over the whole collection, with the namespace's own, is
+  the drift, and unexplained is printed as `N ± drift`. Within the drift it is no finding.
 
 JSON OUTPUT
   With --json, one document:
@@ -82,9 +94,22 @@ JSON OUTPUT
   close_sockets  [{inode, family, local, kind, owners: [{pid, comm, fd}]}], kind
                  \"bound_inactive\" or \"unbound\": every TCP_CLOSE socket of the namespace
   processes      {scanned, denied, vanished}
-  consistency    {attempts, settled, drift}
+  consistency    {attempts, settled, drift}: dumps taken, whether the namespace's own
+                 counters held still, and the bound of unexplained (never negative)
   saved_ss       with --ss: [{figure, saved, live, diff}], diff = live - saved; else null
-  notes          [string]";
+  findings       [{kind, ...}]: what the reader must know, as data; kind is one of
+                 timewait_split {time_wait, fin_wait2}, bound_inactive_not_dumped,
+                 not_privileged, processes_denied {denied, total},
+                 processes_vanished {count}, namespaces_not_entered {count},
+                 unplaced {count}, placed_by_holder {count}, changed_since_dump {count},
+                 closed_during_walk {count}, unowned_bound_inactive {count},
+                 interrupted_dumps {count}, undecodable {detail}, unsupported {proto},
+                 unsettled {attempts}, unexplained {count, drift},
+                 overcounted {count, drift}, saved_ss_differs {figures}
+  notes          [string]: the findings in words, one each, as the human report says them
+
+  Text from the system (command names, namespace names) is exact in JSON: valid UTF-8 as
+  is, each backslash doubled, each byte that is not UTF-8 written as \\xNN.";
 
 /// List the sockets behind the numbers `ss -s` prints, and reconcile them.
 ///
