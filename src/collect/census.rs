@@ -241,3 +241,95 @@ impl NamespaceCensus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::diag::replay::{Answer, PORT, Replay, TIMEWAIT_FIN_WAIT2};
+
+    /// A fake `/proc/net` with the 6.18 captures.
+    fn counters_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in [
+            ("sockstat", include_str!("../../tests/fixtures/sockstat-6.18.txt")),
+            (
+                "sockstat6",
+                include_str!("../../tests/fixtures/sockstat6-6.18.txt"),
+            ),
+            ("snmp", include_str!("../../tests/fixtures/snmp-6.18.txt")),
+        ] {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        dir
+    }
+
+    /// An ESTABLISHED full socket of inode `inode`, from the timewait capture.
+    fn established(inode: u32) -> Vec<u8> {
+        let mut row = TIMEWAIT_FIN_WAIT2.to_vec();
+        row[1] = 1; // TCP_ESTABLISHED
+        row[2] = 0; // no timer
+        row[68..72].copy_from_slice(&inode.to_ne_bytes());
+        row
+    }
+
+    fn take_replay(script: Vec<Answer>) -> NamespaceCensus {
+        let dir = counters_dir();
+        let mut diag = DiagSocket::over(Replay::new(script), PORT);
+        take(&mut diag, 1, dir.path(), 0, &mut BoundInactive::NotDumped).expect("census")
+    }
+
+    fn rows(rows: Vec<Vec<u8>>, interrupted: bool) -> Answer {
+        Answer::Rows { rows, interrupted }
+    }
+
+    #[test]
+    fn a_dump_interrupted_once_is_taken_again() {
+        let census = take_replay(vec![
+            rows(vec![established(10), established(11)], true),
+            rows(vec![established(10)], false), // the retry of the IPv4 dump stands
+            rows(vec![TIMEWAIT_FIN_WAIT2.to_vec()], false),
+        ]);
+        assert_eq!(census.interrupted, 0);
+        assert_eq!(census.full(), 1);
+        assert_eq!(census.close_rows.len(), 1);
+        assert_eq!(census.inodes, [10]);
+    }
+
+    #[test]
+    fn a_dump_interrupted_every_time_is_counted() {
+        let census = take_replay(vec![
+            rows(vec![established(10)], true),
+            rows(vec![established(10)], true),
+            rows(vec![established(12)], true),
+            rows(vec![established(12)], true),
+        ]);
+        assert_eq!(census.interrupted, 2, "both families, after their retry");
+        assert_eq!(census.full(), 2);
+    }
+
+    #[test]
+    fn raw_without_its_diag_module_is_noted_not_fatal() {
+        let enoent = |rows| Answer::ErrorAfter { rows, errno: -2 };
+        let census = take_replay(vec![
+            rows(vec![established(10)], false),
+            rows(Vec::new(), false),
+            rows(Vec::new(), false), // udp
+            rows(Vec::new(), false), // udp6
+            rows(Vec::new(), false), // unix
+            enoent(Vec::new()),      // raw
+            enoent(Vec::new()),      // raw6
+        ]);
+        assert_eq!(census.unsupported, [Proto::Raw]);
+        assert_eq!(census.full(), 1);
+    }
+
+    #[test]
+    fn full_sockets_exclude_minisocks_and_request_socks() {
+        let decode = |row: &[u8]| crate::collect::diag::decode_row(Proto::Tcp, row).expect("row");
+        assert!(is_full_socket(&decode(&established(1))));
+        assert!(!is_full_socket(&decode(&TIMEWAIT_FIN_WAIT2)));
+        let mut request = established(0);
+        request[1] = 3; // SYN_RECV: request socks are reported so
+        assert!(!is_full_socket(&decode(&request)));
+    }
+}

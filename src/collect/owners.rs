@@ -400,6 +400,27 @@ mod tests {
         assert_eq!(scan.owners(7).count(), 1);
     }
 
+    /// A process with 20,000 descriptors, 10,000 of them sockets: every one is kept.
+    #[test]
+    fn a_process_with_twenty_thousand_fds() {
+        let tree = tempfile::tempdir().expect("fake /proc");
+        let fd = tree.path().join("30/fd");
+        std::fs::create_dir_all(&fd).expect("fd dir");
+        std::fs::write(tree.path().join("30/comm"), "big\n").expect("comm");
+        for n in 0..20_000u32 {
+            let target = if n % 2 == 0 {
+                format!("socket:[{}]", 100_000 + n)
+            } else {
+                "/dev/null".to_owned()
+            };
+            std::os::unix::fs::symlink(target, fd.join(n.to_string())).expect("link");
+        }
+        let scan = ProcScan::scan(tree.path(), false).expect("scan");
+        assert_eq!(scan.sockets.len(), 10_000);
+        assert_eq!(scan.owners(100_000).count(), 1);
+        assert_eq!(scan.owners(119_998).next().map(|o| o.fd), Some(19_998));
+    }
+
     #[test]
     fn unreadable_proc_root_is_an_error() {
         let err = ProcScan::scan(Path::new("/nonexistent/proc"), false).expect_err("fails");

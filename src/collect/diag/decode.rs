@@ -170,41 +170,7 @@ fn cookie(raw: [u8; 8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// One `nlmsghdr` around `payload`.
-    fn message(kind: u16, flags: u16, seq: u32, port: u32, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&(16 + payload.len() as u32).to_ne_bytes());
-        bytes.extend_from_slice(&kind.to_ne_bytes());
-        bytes.extend_from_slice(&flags.to_ne_bytes());
-        bytes.extend_from_slice(&seq.to_ne_bytes());
-        bytes.extend_from_slice(&port.to_ne_bytes());
-        bytes.extend_from_slice(payload);
-        while bytes.len() % 4 != 0 {
-            bytes.push(0);
-        }
-        bytes
-    }
-
-    /// A timewait minisock in FIN_WAIT2, as `inet_twsk_diag_fill` writes it.
-    #[rustfmt::skip]
-    const TIMEWAIT_FIN_WAIT2: [u8; 72] = [
-        2,          // idiag_family AF_INET
-        5,          // idiag_state: the substate, TCP_FIN_WAIT2
-        3,          // idiag_timer 3: only timewait minisocks
-        0,          // idiag_retrans
-        0xa0, 0x5c, // sport 41052 (big endian)
-        0x13, 0x88, // dport 5000
-        127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // src
-        127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // dst
-        0, 0, 0, 0,             // idiag_if
-        0x2a, 0, 0, 0, 1, 0, 0, 0, // cookie: low word 42, high word 1
-        0x10, 0x27, 0, 0,       // idiag_expires 10000 ms
-        0, 0, 0, 0,             // rqueue
-        0, 0, 0, 0,             // wqueue
-        0, 0, 0, 0,             // uid 0
-        0, 0, 0, 0,             // inode 0: no struct socket
-    ];
+    use crate::collect::diag::replay::{TIMEWAIT_FIN_WAIT2, message};
 
     #[test]
     fn timewait_minisock_is_told_by_its_timer() {

@@ -10,6 +10,8 @@
 //! to `/proc/net/tcp`: if netlink fails, we say so.
 
 mod decode;
+#[cfg(test)]
+pub(crate) mod replay;
 mod request;
 
 use std::fmt;
@@ -100,9 +102,29 @@ impl DumpStats {
 /// `MSG_TRUNC` still checks it.
 const RECV_BUFFER: usize = 64 * 1024;
 
+/// What carries requests to the kernel and its answers back: the netlink socket, or, in
+/// tests, a replay of datagrams (truncated ones, errors mid-dump, interrupted dumps).
+pub trait Transport: Send {
+    fn send(&mut self, request: &[u8]) -> io::Result<()>;
+    /// One datagram into `buffer`: its real length (which may exceed the buffer: `MSG_TRUNC`)
+    /// and the sender's port (0 for the kernel).
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<(usize, u32)>;
+}
+
+impl Transport for NetlinkSocket {
+    fn send(&mut self, request: &[u8]) -> io::Result<()> {
+        NetlinkSocket::send(self, request, 0).map(drop)
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<(usize, u32)> {
+        let (len, sender) = self.recv_from(&mut &mut buffer[..], MSG_TRUNC)?;
+        Ok((len, sender.port_number()))
+    }
+}
+
 /// A `NETLINK_SOCK_DIAG` socket, bound to the network namespace it was opened in.
 pub struct DiagSocket {
-    socket: NetlinkSocket,
+    transport: Box<dyn Transport>,
     port: u32,
     seq: u32,
     buffer: Vec<u8>,
@@ -115,12 +137,17 @@ impl DiagSocket {
         let mut socket = NetlinkSocket::new(NETLINK_SOCK_DIAG).map_err(io("socket"))?;
         let port = socket.bind_auto().map_err(io("bind"))?.port_number();
         socket.connect(&SocketAddr::new(0, 0)).map_err(io("connect"))?;
-        Ok(DiagSocket {
-            socket,
+        Ok(DiagSocket::over(Box::new(socket), port))
+    }
+
+    /// A sock_diag client over any transport, whose own netlink port is `port`.
+    pub fn over(transport: Box<dyn Transport>, port: u32) -> Self {
+        DiagSocket {
+            transport,
             port,
             seq: 0,
             buffer: vec![0; RECV_BUFFER],
-        })
+        }
     }
 
     /// Runs one dump, handing every decoded row to `on_row` as it arrives.
@@ -131,14 +158,14 @@ impl DiagSocket {
     ) -> Result<DumpStats, DiagError> {
         let (proto, family) = (request.proto, request.family);
         self.seq = self.seq.wrapping_add(1);
-        self.socket
-            .send(&request.to_bytes(self.seq), 0)
+        self.transport
+            .send(&request.to_bytes(self.seq))
             .map_err(|error| DiagError::Io { what: "send", error })?;
         let mut stats = DumpStats::default();
         loop {
             let (len, sender) = self
-                .socket
-                .recv_from(&mut &mut self.buffer[..], MSG_TRUNC)
+                .transport
+                .recv(&mut self.buffer)
                 .map_err(|error| DiagError::Io { what: "recv", error })?;
             if len > self.buffer.len() {
                 return Err(DiagError::Framing {
@@ -147,7 +174,7 @@ impl DiagSocket {
                     detail: format!("datagram of {len} bytes truncated to {}", self.buffer.len()),
                 });
             }
-            if sender.port_number() != 0 {
+            if sender != 0 {
                 continue; // not from the kernel
             }
             let (messages, interrupted) =
@@ -232,4 +259,87 @@ const MSG_TRUNC: i32 = rustix::net::RecvFlags::TRUNC.bits() as i32;
 /// The inode number of a file descriptor, as `idiag_inode` (u32) carries it.
 fn inode_of(fd: BorrowedFd<'_>) -> rustix::io::Result<u32> {
     Ok(rustix::fs::fstat(fd)?.st_ino as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replay::{Answer, PORT, Replay, TIMEWAIT_FIN_WAIT2};
+    use super::*;
+
+    const TCP4: Request = Request {
+        proto: Proto::Tcp,
+        family: Family::Inet,
+        states: State::ALL_BITS,
+    };
+
+    fn dump(script: Vec<Answer>) -> (Vec<Socket>, Result<DumpStats, DiagError>) {
+        let mut diag = DiagSocket::over(Replay::new(script), PORT);
+        let mut rows = Vec::new();
+        let outcome = diag.dump(&TCP4, |row| rows.push(row));
+        (rows, outcome)
+    }
+
+    #[test]
+    fn a_truncated_datagram_is_an_error_not_a_short_dump() {
+        let (rows, outcome) = dump(vec![Answer::Truncated { len: 100_000 }]);
+        assert!(rows.is_empty());
+        let error = outcome.expect_err("truncated").to_string();
+        assert_eq!(
+            error,
+            "inet tcp dump: malformed answer: datagram of 100000 bytes truncated to 65536"
+        );
+    }
+
+    #[test]
+    fn an_error_in_the_middle_of_a_dump_fails_the_dump() {
+        let rows = vec![TIMEWAIT_FIN_WAIT2.to_vec(); 3];
+        let (seen, outcome) = dump(vec![Answer::ErrorAfter { rows, errno: -5 }]);
+        assert_eq!(seen.len(), 3, "the rows before the error were delivered");
+        let error = outcome.expect_err("EIO").to_string();
+        assert!(
+            error.starts_with("inet tcp dump failed: Input/output error"),
+            "{error}"
+        );
+        // ENOENT: no diag module for the protocol.
+        let (_, outcome) = dump(vec![Answer::ErrorAfter {
+            rows: Vec::new(),
+            errno: -2,
+        }]);
+        assert!(matches!(
+            outcome,
+            Err(DiagError::Unsupported { proto: Proto::Tcp })
+        ));
+    }
+
+    #[test]
+    fn an_interrupted_dump_says_so() {
+        let rows = vec![TIMEWAIT_FIN_WAIT2.to_vec()];
+        let (seen, outcome) = dump(vec![Answer::Rows {
+            rows,
+            interrupted: true,
+        }]);
+        assert_eq!(seen.len(), 1);
+        assert!(outcome.expect("dump").interrupted);
+    }
+
+    #[test]
+    fn an_undecodable_row_is_counted_and_the_rest_kept() {
+        let rows = vec![
+            TIMEWAIT_FIN_WAIT2.to_vec(),
+            vec![1, 2, 3],
+            TIMEWAIT_FIN_WAIT2.to_vec(),
+        ];
+        let (seen, outcome) = dump(vec![Answer::Rows {
+            rows,
+            interrupted: false,
+        }]);
+        assert_eq!(seen.len(), 2);
+        let stats = outcome.expect("dump");
+        assert_eq!(stats.decode_errors, 1);
+        assert!(
+            stats
+                .undecodable()
+                .is_some_and(|u| u.starts_with("1 message(s), the first: "))
+        );
+    }
 }
