@@ -7,6 +7,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::collect::cgroup;
 use crate::render::escape;
 
 /// Transport protocol of a socket row, as the user selects it (`-t`, `-u`, `-w`, `-x`).
@@ -214,11 +215,39 @@ pub struct Socket {
     pub cookie: u64,
 }
 
-/// One holder of a socket: a file descriptor of a process, borrowing the process's name
-/// from the `/proc` walk rather than copying it per row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// One holder of a socket: a file descriptor of a process, borrowing the process's name and
+/// cgroup from the `/proc` walk rather than copying them per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Owner<'a> {
     pub pid: u32,
     pub comm: &'a SysText,
     pub fd: u32,
+    /// The process's cgroup path, when it could be read.
+    pub cgroup: Option<&'a SysText>,
+}
+
+impl Owner<'_> {
+    /// The unit or container the process belongs to, short (`nginx.service`,
+    /// `docker:3f2a1b9c04de`), as [`crate::collect::cgroup::Classified::label`] makes it.
+    pub fn label(&self) -> Option<String> {
+        cgroup::classify(self.cgroup?.as_bytes()).label()
+    }
+}
+
+/// `{pid, comm, fd, cgroup, container}`: the cgroup path, and the container parsed from it
+/// (`{runtime, id, pod}`), null where none applies.
+impl serde::Serialize for Owner<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let container = self
+            .cgroup
+            .and_then(|path| cgroup::classify(path.as_bytes()).container);
+        let mut owner = serializer.serialize_struct("Owner", 5)?;
+        owner.serialize_field("pid", &self.pid)?;
+        owner.serialize_field("comm", self.comm)?;
+        owner.serialize_field("fd", &self.fd)?;
+        owner.serialize_field("cgroup", &self.cgroup)?;
+        owner.serialize_field("container", &container)?;
+        owner.end()
+    }
 }

@@ -467,12 +467,17 @@ pub(crate) mod fixture {
                 comm: "app".into(),
                 netns: Some(N),
                 kernel_thread: false,
+                cgroup: Some("/system.slice/app.service".into()),
             },
             Process {
                 pid: 8,
                 comm: "leak".into(),
                 netns: Some(N),
                 kernel_thread: false,
+                cgroup: Some(
+                    "/system.slice/docker-3f2a1b9c04de5b6a7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b.scope"
+                        .into(),
+                ),
             },
         ];
         scan.stats = ScanStats {
@@ -594,7 +599,8 @@ mod tests {
             [Owner {
                 pid: 7,
                 comm: &SysText::from("app"),
-                fd: 3
+                fd: 3,
+                cgroup: Some(&SysText::from("/system.slice/app.service"))
             }]
         );
         assert_eq!(report.close_sockets[2].local, None);

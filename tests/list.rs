@@ -77,6 +77,24 @@ struct JsonOwner {
     pid: u32,
     comm: String,
     fd: u32,
+    cgroup: Option<String>,
+    container: Option<JsonContainer>,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonContainer {
+    runtime: String,
+    id: String,
+    #[serde(default)]
+    pod: Option<String>,
+}
+
+/// The cgroup of this process, as `/proc/self/cgroup` gives it (one `0::` line on a v2 host).
+fn own_cgroup() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    sockdiag::collect::cgroup::parse_proc_cgroup(text.as_bytes())
+        .map(|path| String::from_utf8_lossy(&path).into_owned())
 }
 
 /// What identifies a row, in a form both the ground truth and sockdiag's output produce.
@@ -572,6 +590,8 @@ fn all_rows_match_the_ground_truth() {
                 pid: std::process::id(),
                 comm: comm.clone(),
                 fd,
+                cgroup: own_cgroup(),
+                container: None,
             })
             .collect();
         assert_eq!(row.owners.as_deref(), Some(&want[..]), "owners of {row:?}");

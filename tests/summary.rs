@@ -137,6 +137,24 @@ struct Owner {
     pid: u32,
     comm: String,
     fd: u32,
+    cgroup: Option<String>,
+    container: Option<Container>,
+}
+
+/// The cgroup of this process, as `/proc/self/cgroup` gives it.
+fn own_cgroup() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    sockdiag::collect::cgroup::parse_proc_cgroup(text.as_bytes())
+        .map(|path| String::from_utf8_lossy(&path).into_owned())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Container {
+    runtime: String,
+    id: String,
+    #[serde(default)]
+    pod: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -415,11 +433,12 @@ fn assert_close_sockets(report: &Report, mut expected: Vec<Expected>) {
             .find(|s| s.inode == e.inode)
             .expect("listed");
         assert!(
-            socket
-                .owners
-                .iter()
-                .any(|o| o.pid == pid && o.fd == e.fd && !o.comm.is_empty()),
-            "inode {}: owners {:?} lack pid {pid} fd {}",
+            socket.owners.iter().any(|o| o.pid == pid
+                && o.fd == e.fd
+                && !o.comm.is_empty()
+                && o.cgroup == own_cgroup()
+                && o.container.is_none()),
+            "inode {}: owners {:?} lack pid {pid} fd {} in our cgroup",
             e.inode,
             socket.owners,
             e.fd

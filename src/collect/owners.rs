@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::{Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
+use crate::collect::cgroup;
 use crate::model::{Owner, SysText};
 
 /// Threads of the `/proc` walk at most.
@@ -46,6 +47,8 @@ pub struct Process {
     /// A kernel thread (`PF_KTHREAD` in `/proc/PID/stat`), known when namespaces are asked
     /// for: such a process does not name a namespace when another one can.
     pub kernel_thread: bool,
+    /// Its cgroup path (`/proc/PID/cgroup`, see [`crate::collect::cgroup`]), when readable.
+    pub cgroup: Option<SysText>,
 }
 
 /// How many processes the walk could not inspect, and why.
@@ -147,6 +150,7 @@ impl ProcScan {
                 pid: process.pid,
                 comm: &process.comm,
                 fd: s.fd,
+                cgroup: process.cgroup.as_ref(),
             }
         })
     }
@@ -226,6 +230,7 @@ fn scan_process(root: &OwnedFd, pid: u32, with_netns: bool, scan: &mut ProcScan)
             comm: read_comm(root, pid),
             netns,
             kernel_thread,
+            cgroup: read_cgroup(root, pid),
         });
     }
     Ok(())
@@ -263,6 +268,28 @@ fn stat_after_comm(root: &OwnedFd, pid: u32) -> Option<Vec<u8>> {
     let stat = &buf[..len];
     let start = stat.iter().rposition(|&b| b == b')')? + 1;
     Some(stat[start..].to_vec())
+}
+
+/// The cgroup path of `/proc/PID/cgroup` ([`cgroup::parse_proc_cgroup`]); the file is a few
+/// hundred bytes even on a v1 host with every controller.
+fn read_cgroup(root: &OwnedFd, pid: u32) -> Option<SysText> {
+    let file = openat(
+        root,
+        format!("{pid}/cgroup"),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let len = rustix::io::read(file.as_fd(), &mut buf[..]).ok()?;
+        if len == 0 || text.len() > 64 * 1024 {
+            break;
+        }
+        text.extend_from_slice(&buf[..len]);
+    }
+    cgroup::parse_proc_cgroup(&text).map(|path| SysText::new(&path))
 }
 
 /// Gone, or a zombie (`Z`) or dead (`X`) task according to `/proc/PID/stat`.
@@ -363,11 +390,13 @@ mod tests {
                 Owner {
                     pid: 10,
                     comm: &SysText::from("nginx"),
+                    cgroup: None,
                     fd: 3
                 },
                 Owner {
                     pid: 11,
                     comm: &SysText::from("nginx"),
+                    cgroup: None,
                     fd: 7
                 }
             ]

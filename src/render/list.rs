@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::model::{Endpoint, Owner, Socket};
+use crate::render::escape;
 
 /// How `list` prints its rows.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +93,11 @@ fn table_row(
         out.write_all(b" users:(")?;
         for (i, o) in owners.iter().enumerate() {
             let sep = if i == 0 { "" } else { "," };
-            write!(out, "{sep}(\"{}\",pid={},fd={})", o.comm, o.pid, o.fd)?;
+            write!(out, "{sep}(\"{}\",pid={},fd={}", o.comm, o.pid, o.fd)?;
+            if let Some(label) = o.label() {
+                write!(out, ",{}", escape::for_terminal(label.as_bytes()))?;
+            }
+            out.write_all(b")")?;
         }
         out.write_all(b")")?;
     }
@@ -234,11 +239,13 @@ mod tests {
                 pid: 7,
                 comm: &srv,
                 fd: 3,
+                cgroup: None,
             },
             Owner {
                 pid: 8,
                 comm: &srv,
                 fd: 4,
+                cgroup: None,
             },
         ];
         let text = render(
@@ -263,11 +270,12 @@ mod tests {
             pid: 7,
             comm: &srv,
             fd: 3,
+            cgroup: None,
         }];
         let text = render(ListFormat::Json { processes: true }, &tcp6_listener(), &owners);
         assert_eq!(
             text,
-            r#"{"proto":"tcp","family":"inet6","state":"LISTEN","timewait":false,"local":"[::1]:8080","peer":"[::]:0","peer_inode":null,"recv_q":0,"send_q":128,"uid":1000,"inode":4242,"cookie":31,"owners":[{"pid":7,"comm":"srv","fd":3}]}"#.to_owned() + "\n"
+            r#"{"proto":"tcp","family":"inet6","state":"LISTEN","timewait":false,"local":"[::1]:8080","peer":"[::]:0","peer_inode":null,"recv_q":0,"send_q":128,"uid":1000,"inode":4242,"cookie":31,"owners":[{"pid":7,"comm":"srv","fd":3,"cgroup":null,"container":null}]}"#.to_owned() + "\n"
         );
         let without = render(ListFormat::Json { processes: false }, &tcp6_listener(), &[]);
         assert!(!without.contains("owners"), "{without}");
@@ -307,6 +315,7 @@ mod tests {
             pid: 7,
             comm: &comm,
             fd: 3,
+            cgroup: None,
         }];
         let mut s = tcp6_listener();
         s.proto = Proto::Unix;

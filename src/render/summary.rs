@@ -198,7 +198,16 @@ fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -
         let owners: Vec<String> = socket
             .owners
             .iter()
-            .map(|o| format!("{}[{}] fd {}", o.comm, o.pid, o.fd))
+            .map(|o| match o.label() {
+                Some(label) => format!(
+                    "{}[{}] fd {} {}",
+                    o.comm,
+                    o.pid,
+                    o.fd,
+                    escape::for_terminal(label.as_bytes())
+                ),
+                None => format!("{}[{}] fd {}", o.comm, o.pid, o.fd),
+            })
             .collect();
         table.push_record([
             socket.inode.to_string(),
