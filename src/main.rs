@@ -6,6 +6,7 @@
 
 mod census;
 mod cli;
+mod filter;
 mod list;
 #[cfg(test)]
 mod man;
