@@ -155,3 +155,285 @@ fn move_no_exits(block: &mut [u8], by: usize) -> Option<()> {
     }
     Some(())
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::filter::{Services, parse};
+    use crate::model::{Endpoint, Family, Socket};
+
+    /// The service names the oracle's expressions use, as the capture machine had them.
+    pub const SERVICES: &str = "ssh 22/tcp\nhttp 80/tcp www\nhttps 443/tcp\nhttps 443/udp\n";
+
+    pub fn words(expression: &str) -> Vec<String> {
+        expression.split(' ').map(str::to_owned).collect()
+    }
+
+    /// The oracle: (expression, ss's idiag_states, ss's bytecode: `None` for none, `Err` when
+    /// ss rejected the expression).
+    pub fn oracle() -> Vec<(&'static str, u32, Result<Option<Vec<u8>>, ()>)> {
+        include_str!("../../tests/fixtures/filter/ss-bytecode.txt")
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| {
+                let mut fields = line.split('\t');
+                let (expr, states, code) = (fields.next(), fields.next(), fields.next());
+                let (Some(expr), Some(states), Some(code)) = (expr, states, code) else {
+                    panic!("bad fixture line {line:?}");
+                };
+                let states = u32::from_str_radix(states.trim_start_matches("0x"), 16).unwrap_or(0);
+                let code = match code {
+                    "error" => Err(()),
+                    "-" => Ok(None),
+                    hex => Ok(Some(
+                        (0..hex.len())
+                            .step_by(2)
+                            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                            .collect(),
+                    )),
+                };
+                (expr, states, code)
+            })
+            .collect()
+    }
+
+    /// Expressions where sockdiag departs from ss on purpose (see `parse`'s module docs).
+    const ACCEPTED_BY_SOCKDIAG_ONLY: [&str; 1] = [
+        // ss cuts the port after the last colon (":" and "1") and fails; sockdiag reads ::1.
+        "dst ::1",
+    ];
+
+    #[test]
+    fn bytecode_is_byte_for_byte_sss() {
+        let services = Services::parse(SERVICES);
+        let table = oracle();
+        assert!(table.len() >= 25, "{} expressions", table.len());
+        let mut same = 0;
+        for (expr, ss_states, ss_code) in &table {
+            let ours = parse(&words(expr), &services);
+            match (ss_code, &ours) {
+                (Err(()), Err(_)) => {}
+                (Err(()), Ok(_)) if ACCEPTED_BY_SOCKDIAG_ONLY.contains(expr) => continue,
+                (Err(()), Ok(f)) => panic!("{expr:?}: ss rejects it, sockdiag gives {f:?}"),
+                (Ok(_), Err(e)) => panic!("{expr:?}: ss accepts it, sockdiag says {e}"),
+                (Ok(code), Ok(filter)) => {
+                    let ours = filter.bytecode();
+                    assert_eq!(&ours, code, "{expr:?}");
+                    if let Some(code) = &ours {
+                        audit(code).unwrap_or_else(|e| panic!("{expr:?}: {e}"));
+                    }
+                    // ss sets bit 0 (its SS_UNKNOWN) and knows neither NEW_SYN_RECV (12) nor
+                    // BOUND_INACTIVE (13); sockdiag's `close` and `syn-recv` include them.
+                    let ours = filter.states().map(|s| s & 0xffe);
+                    let has_states = ["state ", "exclude ", "excl "]
+                        .iter()
+                        .any(|w| expr.starts_with(w));
+                    let ss = has_states.then_some(ss_states & 0xffe);
+                    assert_eq!(ours, ss, "{expr:?}: states {:#x?}", filter.states());
+                }
+            }
+            same += 1;
+        }
+        assert_eq!(same, table.len() - ACCEPTED_BY_SOCKDIAG_ONLY.len());
+    }
+
+    #[test]
+    fn attribute_header() {
+        let program = [BC_AUTO, 4, 8, 0];
+        let attr = attribute(&program);
+        assert_eq!(attr.len(), 8);
+        assert_eq!(u16::from_ne_bytes([attr[0], attr[1]]), 8, "nla_len");
+        assert_eq!(u16::from_ne_bytes([attr[2], attr[3]]), INET_DIAG_REQ_BYTECODE);
+        assert_eq!(&attr[4..], &program);
+    }
+
+    #[test]
+    fn sockdiag_only_programs_pass_audit() {
+        let services = Services::parse(SERVICES);
+        for expr in [
+            "dst ::1",
+            "src unix:/run/*",
+            "not src unix:/run/* or sport = :22",
+            "dst inet:*",
+            "src inet6:",
+            "dst [2001:db8::]/32:443",
+            "autobound and not ( src unix:* or dport >= :1 )",
+        ] {
+            let filter = parse(&words(expr), &services).unwrap_or_else(|e| panic!("{expr}: {e}"));
+            let code = filter.bytecode().expect("an expression");
+            audit(&code).unwrap_or_else(|e| panic!("{expr:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn overlong_program_is_none() {
+        // A balanced `or` of 2^14 `autobound`s: 128 KiB of program, offsets past u16.
+        let wide = (0..14).fold(Expr::Cond(Cond::Autobound), |e, _| {
+            Expr::Or(Box::new(e.clone()), Box::new(e))
+        });
+        assert_eq!(compile(&wide), None);
+    }
+
+    #[test]
+    fn longest_filter_compiles_on_a_test_thread_stack() {
+        // MAX_WORDS conditions joined by adjacency: the deepest tree a filter can make.
+        let filter = parse(&vec!["autobound".to_owned(); 1024], &Services::default()).expect("parses");
+        let code = filter.bytecode().expect("fits");
+        assert_eq!(code.len(), 4 * 1024);
+        audit(&code).expect("audit");
+        let row = crate::filter::eval::tests::rows().remove(0);
+        assert!(filter.matches(&row));
+    }
+
+    /// `inet_diag_bc_audit`'s rules (`net/ipv4/inet_diag.c`), for the operations compiled here.
+    pub fn audit(code: &[u8]) -> Result<(), String> {
+        if code.len() < OP {
+            return Err("shorter than one operation".into());
+        }
+        let mut at = 0;
+        while at < code.len() {
+            let len = code.len() - at;
+            if len < OP {
+                return Err(format!("{at}: truncated operation"));
+            }
+            let (opcode, yes) = (code[at], usize::from(code[at + 1]));
+            let no = usize::from(u16::from_ne_bytes([code[at + 2], code[at + 3]]));
+            let mut min = OP;
+            match opcode {
+                BC_S_COND | BC_D_COND => {
+                    min += 8;
+                    let addr_len = match code.get(at + 4) {
+                        Some(&AF_UNSPEC) => 0,
+                        Some(&AF_INET) => 4,
+                        Some(&AF_INET6) => 16,
+                        other => return Err(format!("{at}: hostcond family {other:?}")),
+                    };
+                    min += addr_len;
+                    if len < min || usize::from(code[at + 5]) > 8 * addr_len {
+                        return Err(format!("{at}: bad hostcond"));
+                    }
+                }
+                BC_S_GE | BC_S_LE | BC_D_GE | BC_D_LE => min += OP,
+                0 | BC_JMP | BC_AUTO => {}
+                other => return Err(format!("{at}: opcode {other}")),
+            }
+            if len < min {
+                return Err(format!("{at}: operands past the end"));
+            }
+            if opcode != 0 {
+                if no < min || no > len + 4 || no % 4 != 0 {
+                    return Err(format!("{at}: bad no {no}"));
+                }
+                if no < len && !lands_on_operation(code, at + no) {
+                    return Err(format!("{at}: no {no} lands inside an operation"));
+                }
+            }
+            if yes < min || yes > len + 4 || yes % 4 != 0 {
+                return Err(format!("{at}: bad yes {yes}"));
+            }
+            at += yes;
+        }
+        if at == code.len() {
+            Ok(())
+        } else {
+            Err("yes runs past the end".into())
+        }
+    }
+
+    /// `valid_cc`: `target` is the start of an operation, walking from the first by `yes`.
+    fn lands_on_operation(code: &[u8], target: usize) -> bool {
+        let mut at = 0;
+        while at < target {
+            let yes = usize::from(code[at + 1]);
+            if yes < OP || yes % 4 != 0 {
+                return false;
+            }
+            at += yes;
+        }
+        at == target
+    }
+
+    /// What `inet_diag_bc_run` sees of a socket (`struct inet_diag_entry`).
+    pub struct Entry {
+        family: u8,
+        saddr: Vec<u8>,
+        daddr: Vec<u8>,
+        sport: u16,
+        dport: u16,
+        autobound: bool,
+    }
+
+    impl Entry {
+        pub fn of(socket: &Socket, autobound: bool) -> Option<Entry> {
+            let (Endpoint::Ip(local), Endpoint::Ip(peer)) = (&socket.local, &socket.peer) else {
+                return None;
+            };
+            let bytes = |a: &SocketAddr| match a.ip() {
+                IpAddr::V4(a) => a.octets().to_vec(),
+                IpAddr::V6(a) => a.octets().to_vec(),
+            };
+            Some(Entry {
+                family: if socket.family == Family::Inet6 {
+                    AF_INET6
+                } else {
+                    AF_INET
+                },
+                saddr: bytes(local),
+                daddr: bytes(peer),
+                sport: local.port(),
+                dport: peer.port(),
+                autobound,
+            })
+        }
+    }
+
+    /// `inet_diag_bc_run`, written from the kernel's: whether the program keeps `entry`.
+    pub fn run(code: &[u8], entry: &Entry) -> bool {
+        let mut at = 0;
+        while at < code.len() {
+            let field = |i: usize| u16::from_ne_bytes([code[at + i], code[at + i + 1]]);
+            let yes = match code[at] {
+                0 => true,
+                BC_JMP => false,
+                BC_S_GE => entry.sport >= field(6),
+                BC_S_LE => entry.sport <= field(6),
+                BC_D_GE => entry.dport >= field(6),
+                BC_D_LE => entry.dport <= field(6),
+                BC_AUTO => entry.autobound,
+                opcode @ (BC_S_COND | BC_D_COND) => {
+                    let (addr, port) = if opcode == BC_S_COND {
+                        (&entry.saddr, entry.sport)
+                    } else {
+                        (&entry.daddr, entry.dport)
+                    };
+                    let (family, plen) = (code[at + 4], usize::from(code[at + 5]));
+                    let cport =
+                        i32::from_ne_bytes([code[at + 8], code[at + 9], code[at + 10], code[at + 11]]);
+                    let caddr = &code[at + 12..];
+                    let bits_match = |a: &[u8]| {
+                        (0..plen).all(|bit| (a[bit / 8] ^ caddr[bit / 8]) & (0x80 >> (bit % 8)) == 0)
+                    };
+                    if cport != -1 && cport != i32::from(port) {
+                        false
+                    } else if family != AF_UNSPEC && family != entry.family {
+                        entry.family == AF_INET6
+                            && family == AF_INET
+                            && addr[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+                            && bits_match(&addr[12..])
+                    } else {
+                        plen == 0 || bits_match(addr)
+                    }
+                }
+                other => panic!("opcode {other}"),
+            };
+            at += if yes {
+                usize::from(code[at + 1])
+            } else {
+                usize::from(field(2))
+            };
+        }
+        at == code.len()
+    }
+}
