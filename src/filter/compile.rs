@@ -171,9 +171,15 @@ pub(super) mod tests {
         expression.split(' ').map(str::to_owned).collect()
     }
 
-    /// The oracle: (expression, ss's idiag_states, ss's bytecode: `None` for none, `Err` when
-    /// ss rejected the expression).
-    pub fn oracle() -> Vec<(&'static str, u32, Result<Option<Vec<u8>>, ()>)> {
+    /// One line of the oracle: an expression, and ss's `idiag_states` and bytecode for it (`None`
+    /// for none, `Err` when ss rejected the expression).
+    pub struct Case {
+        pub expr: &'static str,
+        pub states: u32,
+        pub code: Result<Option<Vec<u8>>, ()>,
+    }
+
+    pub fn oracle() -> Vec<Case> {
         include_str!("../../tests/fixtures/filter/ss-bytecode.txt")
             .lines()
             .filter(|line| !line.starts_with('#'))
@@ -194,7 +200,7 @@ pub(super) mod tests {
                             .collect(),
                     )),
                 };
-                (expr, states, code)
+                Case { expr, states, code }
             })
             .collect()
     }
@@ -211,7 +217,12 @@ pub(super) mod tests {
         let table = oracle();
         assert!(table.len() >= 25, "{} expressions", table.len());
         let mut same = 0;
-        for (expr, ss_states, ss_code) in &table {
+        for Case {
+            expr,
+            states: ss_states,
+            code: ss_code,
+        } in &table
+        {
             let ours = parse(&words(expr), &services);
             match (ss_code, &ours) {
                 (Err(()), Err(_)) => {}

@@ -255,8 +255,8 @@ pub(super) mod tests {
         let oracle = oracle();
         let expressions = oracle
             .iter()
-            .filter(|(_, _, code)| matches!(code, Ok(Some(_))))
-            .map(|(expr, _, _)| *expr)
+            .filter(|case| matches!(case.code, Ok(Some(_))))
+            .map(|case| case.expr)
             .chain(extra);
         let mut decided = 0;
         for expr in expressions {

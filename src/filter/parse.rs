@@ -577,3 +577,465 @@ fn state_bits(name: &str) -> Option<u32> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::compile::tests::{SERVICES, audit, words};
+    use crate::filter::eval::tests::{rows, unix};
+    use crate::model::Endpoint;
+
+    fn parse_str(expr: &str) -> Result<Filter, FilterError> {
+        parse(&words(expr), &Services::parse(SERVICES))
+    }
+
+    fn error(expr: &str) -> String {
+        match parse_str(expr) {
+            Ok(f) => panic!("{expr:?} parsed: {f:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn host(side: Side, net: Option<(&str, u8)>, port: Option<u16>) -> Expr {
+        let net = net.map(|(a, len)| (a.parse().expect("ip"), len));
+        Expr::Cond(Cond::Host(side, HostCond { net, port }))
+    }
+
+    #[test]
+    fn errors_point_at_the_word() {
+        for (expr, message) in [
+            (
+                "dport = foo",
+                "filter: expected a port (a number or a service name of /etc/services) after 'dport =' at word 3 ('foo')",
+            ),
+            ("dport =", "filter: expected a port after 'dport =' at the end"),
+            (
+                "sport >= :70000",
+                "filter: expected a port from 0 to 65535 after 'sport >=' at word 3 (':70000')",
+            ),
+            (
+                "sport > *",
+                "filter: expected a port, not a wildcard, after 'sport >' at word 3 ('*')",
+            ),
+            (
+                "and sport = :22",
+                "filter: expected a condition (sport, dport, src, dst, autobound), 'not' or '(' at word 1 ('and')",
+            ),
+            (
+                "sport = :22 or",
+                "filter: expected a condition (sport, dport, src, dst, autobound), 'not' or '(' at the end",
+            ),
+            (
+                "( sport = :22",
+                "filter: missing ')' for the '(' at word 1 at the end",
+            ),
+            (
+                "sport = :22 )",
+                "filter: ')' without a matching '(' at word 4 (')')",
+            ),
+            (
+                "( )",
+                "filter: expected a condition (sport, dport, src, dst, autobound), 'not' or '(' at word 2 (')')",
+            ),
+            (
+                "dst 10.0.0.0/33",
+                "filter: expected a prefix length from 0 to 32 after 'dst' at word 2 ('10.0.0.0/33')",
+            ),
+            (
+                "dst [::1]/129",
+                "filter: expected a prefix length from 0 to 128 after 'dst' at word 2 ('[::1]/129')",
+            ),
+            (
+                "src = 1.2.3.4.5",
+                "filter: expected an address after 'src =' at word 3 ('1.2.3.4.5')",
+            ),
+            (
+                "src [::1",
+                "filter: expected an address after 'src' at word 2 ('[::1')",
+            ),
+            (
+                "dst inet6:10.0.0.1",
+                "filter: expected an IPv6 address after 'dst' at word 2 ('inet6:10.0.0.1')",
+            ),
+            (
+                "dst example.com",
+                "filter: not supported by sockdiag: host names (give an address) at word 2 ('example.com')",
+            ),
+            (
+                "dev = eth0",
+                "filter: not supported by sockdiag: dev at word 1 ('dev')",
+            ),
+            (
+                "sport = :22 fwmark = 0x1/0x3",
+                "filter: not supported by sockdiag: fwmark at word 4 ('fwmark')",
+            ),
+            (
+                "cgroup /sys/fs/cgroup/x",
+                "filter: not supported by sockdiag: cgroup at word 1 ('cgroup')",
+            ),
+            (
+                "dst unix:/run/*",
+                "filter: not supported by sockdiag: dst unix: (sockdiag does not resolve the names of UNIX peers) at word 2 ('unix:/run/*')",
+            ),
+            (
+                "src link:eth0",
+                "filter: not supported by sockdiag: that family (sockdiag lists TCP, UDP, RAW and UNIX sockets) at word 2 ('link:eth0')",
+            ),
+            (
+                "sport = inet6::22",
+                "filter: not supported by sockdiag: a family in a port condition (use -4 or -6) at word 3 ('inet6::22')",
+            ),
+            (
+                "state bogus",
+                "filter: expected a state name (established, listening, connected, ...) after 'state' at word 2 ('bogus')",
+            ),
+            (
+                "exclude",
+                "filter: expected a state name after 'exclude' at the end",
+            ),
+            (
+                "sport = :22 state established",
+                "filter: 'state' and 'exclude' must come before the expression at word 4 ('state')",
+            ),
+            (
+                "dst 1.2.3.4\t'x",
+                "filter: expected a condition (sport, dport, src, dst, autobound), 'not' or '(' at word 3 ('\\'x')",
+            ),
+        ] {
+            assert_eq!(error(expr), message, "{expr:?}");
+        }
+        let services = Services::parse("odd 10/tcp\nodd 11/udp\n");
+        let e = parse(&words("sport = :odd"), &services).expect_err("ambiguous");
+        assert_eq!(
+            e.to_string(),
+            "filter: ambiguous service name: TCP port 10, UDP port 11 at word 3 (':odd')"
+        );
+    }
+
+    #[test]
+    fn no_words_no_filter() {
+        let filter = parse(&[], &Services::default()).expect("empty");
+        assert_eq!(
+            filter,
+            Filter {
+                states: None,
+                expr: None
+            }
+        );
+        assert_eq!(filter.bytecode(), None);
+        assert!(filter.matches(&rows()[0]));
+        let blank = parse(&["  ".to_owned(), String::new()], &Services::default()).expect("blank");
+        assert_eq!(blank, filter);
+    }
+
+    #[test]
+    fn words_split_on_blanks_and_parentheses() {
+        let one_word = parse(
+            &["( sport = :22 or sport = :2222 )".to_owned()],
+            &Services::default(),
+        );
+        let shell_words = parse_str("( sport = :22 or sport = :2222 )");
+        let attached = parse_str("(sport = :22 or sport = :2222)");
+        let tight = parse(
+            &["((sport".into(), "=".into(), ":22))".into()],
+            &Services::default(),
+        );
+        assert_eq!(one_word, shell_words);
+        assert_eq!(attached, shell_words);
+        let expected = Expr::Or(
+            Box::new(host(Side::Src, None, Some(22))),
+            Box::new(host(Side::Src, None, Some(2222))),
+        );
+        assert_eq!(shell_words.expect("parses").expr, Some(expected));
+        assert_eq!(tight.expect("parses").expr, Some(host(Side::Src, None, Some(22))));
+    }
+
+    #[test]
+    fn and_or_group_left_to_right_as_in_ss() {
+        let (a, b, c) = (
+            host(Side::Dst, None, Some(1)),
+            host(Side::Dst, None, Some(2)),
+            host(Side::Dst, None, Some(3)),
+        );
+        let bx = |e: &Expr| Box::new(e.clone());
+        let left = |join: fn(Box<Expr>, Box<Expr>) -> Expr, j2: fn(Box<Expr>, Box<Expr>) -> Expr| {
+            j2(Box::new(join(bx(&a), bx(&b))), bx(&c))
+        };
+        let cases: [(&str, Expr); 5] = [
+            (
+                "dport = :1 or dport = :2 and dport = :3",
+                left(Expr::Or, Expr::And),
+            ),
+            (
+                "dport = :1 && dport = :2 || dport = :3",
+                left(Expr::And, Expr::Or),
+            ),
+            ("dport = :1 | dport = :2 dport = :3", left(Expr::Or, Expr::And)),
+            (
+                "dport = :1 or ( dport = :2 & dport = :3 )",
+                Expr::Or(bx(&a), Box::new(Expr::And(bx(&b), bx(&c)))),
+            ),
+            (
+                "! dport = :1 or dport = :2",
+                Expr::Or(Box::new(Expr::Not(bx(&a))), bx(&b)),
+            ),
+        ];
+        for (expr, tree) in cases {
+            assert_eq!(parse_str(expr).expect("parses").expr, Some(tree), "{expr}");
+        }
+    }
+
+    #[test]
+    fn port_and_host_forms() {
+        let src = |net, port| Some(host(Side::Src, net, port));
+        let dst = |net, port| Some(host(Side::Dst, net, port));
+        let not = |e: Option<Expr>| e.map(|e| Expr::Not(Box::new(e)));
+        let ge = |p| Some(Expr::Cond(Cond::PortGe(Side::Dst, p)));
+        let le = |p| Some(Expr::Cond(Cond::PortLe(Side::Src, p)));
+        let cases: Vec<(&str, Option<Expr>)> = vec![
+            ("sport = :22", src(None, Some(22))),
+            ("sport :22", src(None, Some(22))),
+            ("sport 22", src(None, Some(22))),
+            ("sport == ssh", src(None, Some(22))),
+            ("sport eq :www", src(None, Some(80))),
+            ("sport = 026", src(None, Some(22))),
+            ("sport = :0X16", src(None, Some(22))),
+            ("sport = *", src(None, None)),
+            ("sport = :*", src(None, None)),
+            ("sport = :", src(None, None)),
+            ("sport ne :22", not(src(None, Some(22)))),
+            ("dport geq :1024", ge(1024)),
+            ("dport lt :1024", not(ge(1024))),
+            ("sport leq :80", le(80)),
+            ("sport gt :http", not(le(80))),
+            ("src 127.0.0.1", src(Some(("127.0.0.1", 32)), None)),
+            ("src = 127.1", src(Some(("127.1.0.0", 32)), None)),
+            ("src == 0x7f.1", src(Some(("127.1.0.0", 32)), None)),
+            ("dst 10.0.0.0/255.255.0.0", dst(Some(("10.0.0.0", 16)), None)),
+            ("dst 10.0.0.0/0x8", dst(Some(("10.0.0.0", 8)), None)),
+            ("dst 10.0.0.0/8:https", dst(Some(("10.0.0.0", 8)), Some(443))),
+            ("dst 10.0.0.1:*", dst(Some(("10.0.0.1", 32)), None)),
+            ("dst :22", dst(None, Some(22))),
+            ("dst *", dst(None, None)),
+            ("dst *:22", dst(None, Some(22))),
+            ("dst any", dst(None, None)),
+            ("dst inet:*", dst(Some(("0.0.0.0", 0)), None)),
+            ("dst inet6:", dst(Some(("::", 0)), None)),
+            ("dst inet6:*:443", dst(Some(("::", 0)), Some(443))),
+            ("dst inet:10.0.0.1:22", dst(Some(("10.0.0.1", 32)), Some(22))),
+            ("dst ::1", dst(Some(("::1", 128)), None)),
+            ("dst ::ffff:10.0.0.1", dst(Some(("::ffff:10.0.0.1", 128)), None)),
+            ("dst [::1]", dst(Some(("::1", 128)), None)),
+            ("dst [::1]:22", dst(Some(("::1", 128)), Some(22))),
+            ("dst [fe80::/10]:22", dst(Some(("fe80::", 10)), Some(22))),
+            ("dst [fe80::]/10:22", dst(Some(("fe80::", 10)), Some(22))),
+            ("dst [10.0.0.1]:22", dst(Some(("10.0.0.1", 32)), Some(22))),
+            ("dst 2001:db8::/32:443", dst(Some(("2001:db8::", 32)), Some(443))),
+            ("autobound", Some(Expr::Cond(Cond::Autobound))),
+            (
+                "src unix:/run/*.sock",
+                Some(Expr::Cond(Cond::UnixName("/run/*.sock".into()))),
+            ),
+        ];
+        for (expr, tree) in cases {
+            assert_eq!(parse_str(expr).map(|f| f.expr), Ok(tree), "{expr}");
+        }
+        for bad in [
+            "sport = -1",
+            "sport = 0x",
+            "sport = 08",
+            "sport = :22:",
+            "dst 10.",
+            "dst 10..1",
+            "dst 256.0.0.1",
+            "dst 10.0.0.0/08",
+            "dst 10.0.0.0/255.0.255.0",
+            "dst [::1]x",
+            "dst [::1/64]/64",
+            "dst *x",
+            "dst */8",
+            "dst any/8",
+            "dst inet:::1",
+            "dst 1.2.3.4:99999",
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad} parses");
+        }
+    }
+
+    #[test]
+    fn state_words() {
+        let states = |expr: &str| parse_str(expr).expect("parses").states;
+        let bit = |s: State| s.bit();
+        assert_eq!(states("sport = :22"), None);
+        assert_eq!(states("state established"), Some(bit(State::ESTABLISHED)));
+        assert_eq!(
+            states("state LISTEN state Time_Wait"),
+            Some(bit(State::LISTEN) | bit(State::TIME_WAIT))
+        );
+        assert_eq!(states("state bound-inactive"), Some(bit(State::BOUND_INACTIVE)));
+        assert_eq!(
+            states("state closed"),
+            Some(bit(State::CLOSE) | bit(State::BOUND_INACTIVE))
+        );
+        assert_eq!(
+            states("state syn-recv"),
+            Some(bit(State::SYN_RECV) | bit(State::NEW_SYN_RECV))
+        );
+        assert_eq!(states("state all"), Some(State::ALL_BITS));
+        assert_eq!(states("exclude bucket"), states("state big"));
+        assert_eq!(
+            states("exclude syn-recv"),
+            Some(State::ALL_BITS & !bit(State::SYN_RECV) & !bit(State::NEW_SYN_RECV)),
+            "request socks (NEW_SYN_RECV) go with SYN_RECV"
+        );
+        let connected = states("state connected").expect("mask");
+        for s in [State::LISTEN, State::CLOSE, State::BOUND_INACTIVE] {
+            assert_eq!(connected & bit(s), 0, "{s}");
+        }
+        assert_eq!(
+            states("state synchronized"),
+            Some(connected & !bit(State::SYN_SENT))
+        );
+        let filter = parse_str("state established ( dport = :https )").expect("parses");
+        assert_eq!(filter.states, Some(bit(State::ESTABLISHED)));
+        assert_eq!(filter.expr, Some(host(Side::Dst, None, Some(443))));
+    }
+
+    #[test]
+    fn limits() {
+        let long = vec!["autobound".to_owned(); MAX_WORDS + 1];
+        assert_eq!(
+            parse(&long, &Services::default())
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err("filter: too long (at most 1024 words) at word 1025 ('autobound')".to_owned())
+        );
+        let deep = format!("{}autobound", "not ".repeat(MAX_DEPTH + 1));
+        assert_eq!(
+            error(&deep),
+            "filter: nested too deeply (at most 64 levels of '(' and 'not') at word 65 ('not')"
+        );
+        let deep = format!("{}autobound{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(parse(&[deep], &Services::default()).is_ok(), "64 levels are fine");
+    }
+
+    /// xorshift64*: a fixed-seed stream of pseudo-random numbers.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics_and_what_parses_compiles_to_audited_code() {
+        const VOCABULARY: &[&str] = &[
+            "(",
+            ")",
+            "!",
+            "not",
+            "and",
+            "&&",
+            "&",
+            "or",
+            "||",
+            "|",
+            "sport",
+            "dport",
+            "src",
+            "dst",
+            "=",
+            "==",
+            "!=",
+            ">",
+            "<",
+            ">=",
+            "<=",
+            "eq",
+            "ne",
+            "gt",
+            "lt",
+            "ge",
+            "le",
+            "autobound",
+            "state",
+            "exclude",
+            "established",
+            "all",
+            "dev",
+            "fwmark",
+            ":22",
+            ":https",
+            "*",
+            "*:80",
+            "10.0.0.0/8",
+            "[::1]:22",
+            "::ffff:1.2.3.4",
+            "unix:/run/*",
+            "inet:*",
+            "inet6:",
+            "0x16",
+            "65535",
+            "65536",
+            "[",
+            "]",
+            "/",
+            ":",
+            "[::1",
+            "1.2.3.4/",
+            "::/0",
+            "é",
+            "(sport",
+            ":22)",
+            "((",
+            "))",
+            "",
+            "\t",
+            "  ",
+            "[]:",
+            "*:",
+            ":*",
+            "/32",
+            "1.2.3.4/255.255.255.255:1",
+        ];
+        const BYTES: &[u8] = b"()[]:/*!=<>&|.-0123456789abcdefxX unix:inet6 \t\\'\"";
+        let services = Services::parse(SERVICES);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut sample = rows();
+        sample.push(unix(Endpoint::Abstract("00af1".into())));
+        sample.push(unix(Endpoint::Path("/run/a".into())));
+        let mut parsed = 0;
+        for round in 0..20_000 {
+            let words: Vec<String> = (0..rng.below(12))
+                .map(|_| match rng.below(4) {
+                    0 => (0..rng.below(8))
+                        .map(|_| char::from(BYTES[rng.below(BYTES.len())]))
+                        .collect(),
+                    1 => (0..rng.below(6))
+                        .map(|_| char::from_u32(rng.next() as u32 % 0x800).unwrap_or('?'))
+                        .collect(),
+                    _ => VOCABULARY[rng.below(VOCABULARY.len())].to_owned(),
+                })
+                .collect();
+            let Ok(filter) = parse(&words, &services) else {
+                continue;
+            };
+            parsed += 1;
+            if let Some(code) = filter.bytecode() {
+                audit(&code).unwrap_or_else(|e| panic!("round {round}: {words:?}: {e}"));
+            }
+            for row in &sample {
+                let _ = filter.matches(row);
+            }
+        }
+        assert!(parsed > 1000, "only {parsed} random filters parsed");
+    }
+}
