@@ -29,6 +29,8 @@
 
 mod compile;
 mod eval;
+#[cfg(test)]
+mod kernel_tests;
 mod parse;
 mod services;
 
