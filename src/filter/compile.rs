@@ -38,14 +38,16 @@ const AF_INET6: u8 = 10;
 /// Size of `struct inet_diag_bc_op`.
 const OP: usize = 4;
 
-/// The program for `expr`, or `None` if an offset overflows its field (too long a program:
-/// the caller then sends no filter).
+/// The program for `expr`, or `None` if it does not fit the ABI: an offset overflowing its
+/// field, or the whole past the 16-bit length of an attribute (the caller then sends no
+/// filter).
 pub fn compile(expr: &Expr) -> Option<Vec<u8>> {
-    block(expr)
+    block(expr).filter(|code| u16::try_from(OP + code.len()).is_ok())
 }
 
-/// `struct nlattr { u16 nla_len; u16 nla_type; }` and the program.
+/// `struct nlattr { u16 nla_len; u16 nla_type; }` and a program from [`compile`].
 pub fn attribute(program: &[u8]) -> Vec<u8> {
+    // `compile` keeps programs within an attribute's length.
     let len = u16::try_from(OP + program.len()).unwrap_or(u16::MAX);
     let mut attr = Vec::with_capacity(OP + program.len());
     attr.extend(len.to_ne_bytes());
@@ -280,11 +282,18 @@ pub(super) mod tests {
 
     #[test]
     fn overlong_program_is_none() {
-        // A balanced `or` of 2^14 `autobound`s: 128 KiB of program, offsets past u16.
-        let wide = (0..14).fold(Expr::Cond(Cond::Autobound), |e, _| {
-            Expr::Or(Box::new(e.clone()), Box::new(e))
-        });
-        assert_eq!(compile(&wide), None);
+        // A balanced `or` of 2^n `autobound`s: 2^(n+3) - 4 bytes of program.
+        let wide = |n| {
+            (0..n).fold(Expr::Cond(Cond::Autobound), |e, _| {
+                Expr::Or(Box::new(e.clone()), Box::new(e))
+            })
+        };
+        assert_eq!(compile(&wide(11)).map(|code| code.len()), Some(16380));
+        // 64 KiB - 4, all offsets within u16, but no room for the attribute header.
+        assert_eq!(block(&wide(13)).map(|code| code.len()), Some(65532));
+        assert_eq!(compile(&wide(13)), None);
+        // Offsets past u16.
+        assert_eq!(block(&wide(14)), None);
     }
 
     #[test]

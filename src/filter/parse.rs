@@ -42,10 +42,8 @@ pub enum FilterErrorKind {
     NotACondition,
     /// A `)` with no `(` open.
     UnmatchedClose,
-    /// The `(` at this word is never closed.
-    Unclosed {
-        open: usize,
-    },
+    /// A `(` never closed.
+    Unclosed,
     /// A service name with different TCP and UDP ports.
     AmbiguousService {
         tcp: u16,
@@ -67,7 +65,7 @@ impl fmt::Display for FilterErrorKind {
                 f.write_str("expected a condition (sport, dport, src, dst, autobound), 'not' or '('")
             }
             Self::UnmatchedClose => f.write_str("')' without a matching '('"),
-            Self::Unclosed { open } => write!(f, "missing ')' for the '(' at word {open}"),
+            Self::Unclosed => f.write_str("'(' without a matching ')'"),
             Self::AmbiguousService { tcp, udp } => {
                 write!(f, "ambiguous service name: TCP port {tcp}, UDP port {udp}")
             }
@@ -172,9 +170,10 @@ impl<'a> Parser<'a> {
 
     /// An error at the word `next` just returned.
     fn error_last(&self, kind: FilterErrorKind) -> FilterError {
+        let word = self.pos.checked_sub(1).and_then(|i| self.tokens.get(i));
         FilterError {
             kind,
-            at: Some((self.pos, self.tokens[self.pos - 1].to_owned())),
+            at: word.map(|t| (self.pos, (*t).to_owned())),
         }
     }
 
@@ -250,7 +249,10 @@ impl<'a> Parser<'a> {
                     let open = self.pos;
                     let inner = self.list()?;
                     if self.next().is_none() {
-                        return Err(self.error_here(FilterErrorKind::Unclosed { open }));
+                        return Err(FilterError {
+                            kind: FilterErrorKind::Unclosed,
+                            at: Some((open, token.to_owned())),
+                        });
                     }
                     inner
                 } else {
@@ -274,7 +276,6 @@ impl<'a> Parser<'a> {
 
     /// `sport`/`dport [OP] [:]PORT`.
     fn port(&mut self, side: Side, keyword: &str) -> Result<Expr, FilterError> {
-        #[derive(PartialEq)]
         enum Op {
             Eq,
             Ne,
@@ -627,7 +628,11 @@ mod tests {
             ),
             (
                 "( sport = :22",
-                "filter: missing ')' for the '(' at word 1 at the end",
+                "filter: '(' without a matching ')' at word 1 ('(')",
+            ),
+            (
+                "( ( sport = :22 )",
+                "filter: '(' without a matching ')' at word 1 ('(')",
             ),
             (
                 "sport = :22 )",
