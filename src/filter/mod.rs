@@ -7,13 +7,21 @@
 //! [`Filter::matches`] evaluates it on a [`Socket`] row in user space, for UNIX rows (unix_diag
 //! has no filter) and for what the program could not express.
 //!
+//! Use: [`Filter::states`] (if any) is the dump's state mask; [`Filter::request_attribute`]
+//! goes after `struct inet_diag_req_v2` in every TCP, UDP and RAW request, either family;
+//! [`Filter::matches`] then runs on every row, IP or UNIX. For an IP row the kernel kept it
+//! repeats the kernel's verdict; when `bytecode` is `None` (a program too long for the ABI,
+//! only possible beyond any real filter) it does the kernel's work.
+//!
 //! The ABI (`linux/inet_diag.h`, `net/ipv4/inet_diag.c`): the program is the payload of the
 //! `INET_DIAG_REQ_BYTECODE` attribute that follows `struct inet_diag_req_v2` in a dump request.
 //! It is a sequence of `struct inet_diag_bc_op { u8 code; u8 yes; u16 no; }`, each a forward
 //! jump: to `yes` bytes further when its test holds, `no` bytes further otherwise; a socket is
 //! kept when the run ends exactly at the end of the program (`inet_diag_bc_run`). Before a dump
 //! starts, `inet_diag_bc_audit` rejects the request with EINVAL unless every jump lands on an
-//! instruction or on the end (or 4 past it, "reject"), and every operand fits.
+//! instruction or on the end (or 4 past it, "reject"), and every operand fits. As ss 6.1, only
+//! the original operations are used (a port equality is a host condition without address, not
+//! the later `INET_DIAG_BC_S_EQ`/`D_EQ`), so old kernels take the programs too.
 //!
 //! Grammar and meaning follow iproute2's `misc/ssfilter.y` and `misc/ss.c` (6.1), the oracle
 //! of the tests (`tests/fixtures/filter/`), with these rules worth knowing:
@@ -23,6 +31,8 @@
 //! - `state NAME` / `exclude NAME` words come first and make a state mask for the request
 //!   (`idiag_states`), not bytecode, as in ss.
 //! - Address and port predicates match IP sockets only, `src unix:GLOB` UNIX sockets only.
+//! - An IPv4 network also matches the v4-mapped addresses (`::ffff:a.b.c.d`) of IPv6 sockets;
+//!   an IPv6 one never matches an IPv4 socket (the kernel's rule, which `eval` follows).
 
 // Wired into `list` and the netlink request by the CLI work; until then nothing calls it.
 #![allow(dead_code, unused_imports)]
@@ -64,8 +74,9 @@ impl Filter {
 
     /// The payload of `INET_DIAG_REQ_BYTECODE` for a TCP, UDP or RAW dump of either family (the
     /// same bytes serve AF_INET and AF_INET6, as ss sends them). `None` when there is no
-    /// expression, or when the program would overflow the ABI's 16-bit jump offsets: then the
-    /// request carries no filter and [`Filter::matches`] does all the work.
+    /// expression, or when the program would overflow the ABI's 16-bit offsets or attribute length
+    /// (never below the parser's 1024 words): then the request carries no filter and
+    /// [`Filter::matches`] does all the work.
     pub fn bytecode(&self) -> Option<Vec<u8>> {
         compile::compile(self.expr.as_ref()?)
     }
