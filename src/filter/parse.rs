@@ -1030,8 +1030,13 @@ mod tests {
                     _ => VOCABULARY[rng.below(VOCABULARY.len())].to_owned(),
                 })
                 .collect();
-            let Ok(filter) = parse(&words, &services) else {
-                continue;
+            let filter = match parse(&words, &services) {
+                Ok(filter) => filter,
+                Err(e) => {
+                    let message = e.to_string();
+                    assert!(!message.contains(['\n', '\r']), "{words:?}: {message:?}");
+                    continue;
+                }
             };
             parsed += 1;
             if let Some(code) = filter.bytecode() {
