@@ -77,12 +77,13 @@ fn prefix_matches(a: &[u8], b: &[u8], len: u8) -> bool {
     a[..bytes] == b[..bytes] && (bits == 0 || (a[bytes] ^ b[bytes]) & mask == 0)
 }
 
-/// The name as ss matches it: a path, `@` and an abstract name, or "" for none.
-fn unix_name(endpoint: &Endpoint) -> String {
+/// The name as ss matches it: a path, `@` and an abstract name, or nothing. Bytes, as the
+/// kernel gives them (not necessarily UTF-8).
+fn unix_name(endpoint: &Endpoint) -> Vec<u8> {
     match endpoint {
-        Endpoint::Path(path) => path.to_string(),
-        Endpoint::Abstract(name) => format!("@{name}"),
-        Endpoint::Unnamed | Endpoint::Ip(_) => String::new(),
+        Endpoint::Path(path) => path.as_bytes().to_vec(),
+        Endpoint::Abstract(name) => [b"@", name.as_bytes()].concat(),
+        Endpoint::Unnamed | Endpoint::Ip(_) => Vec::new(),
     }
 }
 
@@ -92,38 +93,40 @@ fn unix_autobound(local: &Endpoint) -> bool {
     match local {
         Endpoint::Unnamed => true,
         Endpoint::Abstract(name) => {
+            let name = name.as_bytes();
             name.len() == 5
                 && name
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
         }
         Endpoint::Path(_) | Endpoint::Ip(_) => false,
     }
 }
 
-/// fnmatch(3) with `FNM_CASEFOLD` and no other flag: `*` (slashes included), `?`, `[...]`
-/// (`!` or `^` negates, ranges), `\` quotes.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let same = |a: char, b: char| a == b || a.to_lowercase().eq(b.to_lowercase());
+/// fnmatch(3) with `FNM_CASEFOLD` and no other flag, over bytes (as in the C locale: ASCII
+/// letters fold, `?` is one byte): `*` (slashes included), `?`, `[...]` (`!` or `^` negates,
+/// ranges), `\` quotes.
+fn glob_match(pattern: &str, text: &[u8]) -> bool {
+    let pattern = pattern.as_bytes();
     let (mut p, mut t) = (0, 0);
     // Where the last `*` was, and the text position it is tried to stretch to.
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         let step = match pattern.get(p) {
-            Some('*') => {
+            Some(b'*') => {
                 star = Some((p, t));
                 p += 1;
                 continue;
             }
-            Some('?') => Some(1),
-            Some('[') => match bracket(&pattern[p..], text[t], same) {
+            Some(b'?') => Some(1),
+            Some(b'[') => match bracket(&pattern[p..], text[t]) {
                 Some((matched, len)) => matched.then_some(len),
-                None => same('[', text[t]).then_some(1),
+                None => (text[t] == b'[').then_some(1),
             },
-            Some('\\') if p + 1 < pattern.len() => same(pattern[p + 1], text[t]).then_some(2),
-            Some(&c) => same(c, text[t]).then_some(1),
+            Some(b'\\') if p + 1 < pattern.len() => {
+                pattern[p + 1].eq_ignore_ascii_case(&text[t]).then_some(2)
+            }
+            Some(c) => c.eq_ignore_ascii_case(&text[t]).then_some(1),
             None => None,
         };
         match (step, star) {
@@ -139,33 +142,32 @@ fn glob_match(pattern: &str, text: &str) -> bool {
             (None, None) => return false,
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// A `[...]` at the start of `pattern`: whether `c` is in it, and its length; `None` when it
 /// is not closed (then `[` is an ordinary character).
-fn bracket(pattern: &[char], c: char, same: impl Fn(char, char) -> bool) -> Option<(bool, usize)> {
+fn bracket(pattern: &[u8], c: u8) -> Option<(bool, usize)> {
     let mut i = 1;
-    let negated = matches!(pattern.get(i), Some('!' | '^'));
+    let negated = matches!(pattern.get(i), Some(b'!' | b'^'));
     if negated {
         i += 1;
     }
-    let mut found = false;
     let first = i;
+    let mut found = false;
     loop {
         let lo = *pattern.get(i)?;
-        if lo == ']' && i > first {
+        if lo == b']' && i > first {
             return Some((found != negated, i + 1));
         }
         match (pattern.get(i + 1), pattern.get(i + 2)) {
-            (Some('-'), Some(&hi)) if hi != ']' => {
-                let lower = c.to_lowercase().next().unwrap_or(c);
-                let upper = c.to_uppercase().next().unwrap_or(c);
-                found |= (lo..=hi).contains(&lower) || (lo..=hi).contains(&upper);
+            (Some(b'-'), Some(&hi)) if hi != b']' => {
+                let range = lo..=hi;
+                found |= range.contains(&c.to_ascii_lowercase()) || range.contains(&c.to_ascii_uppercase());
                 i += 3;
             }
             _ => {
-                found |= same(lo, c);
+                found |= lo.eq_ignore_ascii_case(&c);
                 i += 1;
             }
         }
@@ -438,9 +440,14 @@ pub(super) mod tests {
             ("\\*", "*", true),
             ("\\*", "a", false),
             ("[A-C]x", "bX", true),
-            ("ü*", "Ü-x", true),
+            ("ü*", "ü-x", true),
+            ("ü*", "Ü-x", false),
         ] {
-            assert_eq!(glob_match(pattern, text), expected, "{pattern:?} {text:?}");
+            assert_eq!(
+                glob_match(pattern, text.as_bytes()),
+                expected,
+                "{pattern:?} {text:?}"
+            );
         }
     }
 }
