@@ -48,7 +48,7 @@ use std::net::IpAddr;
 
 pub use compile::INET_DIAG_REQ_BYTECODE;
 pub use parse::{FilterError, FilterErrorKind, parse};
-pub use services::Services;
+pub use services::{Ambiguous, Services};
 
 use crate::model::Socket;
 
