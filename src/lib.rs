@@ -3,6 +3,7 @@ pub mod cli;
 pub mod cmd;
 pub mod collect;
 pub mod figures;
+pub mod filter;
 #[cfg(test)]
 mod man;
 pub mod model;
