@@ -39,6 +39,23 @@ KERNEL
   without it list prints a one-line notice and goes on with the other protocols.";
 
 const LIST_AFTER_HELP: &str = "\
+FILTER
+  After the options, a filter as ss(8) takes it, compiled into an inet_diag program the
+  kernel runs over every socket (only matching rows cross netlink) and checked again on every
+  row (UNIX sockets have no kernel filter):
+    [state NAME | exclude NAME]... [EXPRESSION]
+  EXPRESSION: sport|dport OP PORT, src|dst HOST, autobound, src unix:GLOB, joined by
+  and (&&), or (||), not (!) and parentheses; adjacent terms are joined by and; and/or group
+  left to right, as in ss. OP: = == eq, != ne neq, < lt, > gt, <= le, >= ge. PORT: :22, 22,
+  :https (/etc/services), *. HOST: 10.0.0.1, 10.0.0.0/8, [::1], [2001:db8::]/32, with :PORT,
+  or *. An IPv4 network also matches v4-mapped IPv6 addresses. state and exclude take the
+  state names below; they win over -a and -l and add to --state. Examples:
+    sockdiag list -tn dport = :443
+    sockdiag list -tan '( sport = :22 or sport = :2222 )'
+    sockdiag list -tn dst 10.0.0.0/8
+    sockdiag list -ta state established '( dport = :https )'
+  dev, fwmark and cgroup conditions are not supported (an error says so).
+
 STATES
   --state takes kernel or ss names, case-insensitive, with '-' or '_': established, syn-sent,
   syn-recv, fin-wait-1, fin-wait-2, time-wait, close (or closed), close-wait, last-ack, listen
@@ -162,10 +179,10 @@ pub struct ListArgs {
     #[arg(short = '6', long)]
     pub ipv6: bool,
     /// Every socket the kernel dumps: listening, TIME_WAIT, bound-inactive included.
-    #[arg(short = 'a', long, conflicts_with_all = ["listening", "state"])]
+    #[arg(short = 'a', long, conflicts_with = "listening")]
     pub all: bool,
     /// Listening sockets only (for UDP, RAW and UNIX: unconnected ones too, as ss does).
-    #[arg(short = 'l', long, conflicts_with = "state")]
+    #[arg(short = 'l', long)]
     pub listening: bool,
     /// Only sockets in this state (repeatable); see STATES below.
     #[arg(long = "state", value_name = "NAME", value_parser = parse_state)]
@@ -184,6 +201,10 @@ pub struct ListArgs {
     pub json: bool,
     #[command(flatten)]
     pub netns: NetnsArg,
+    /// A filter as ss takes it, after the options: `dport = :443`, `dst 10.0.0.0/8`,
+    /// `state established '( sport = :22 or sport = :2222 )'`; see FILTER below.
+    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -296,10 +317,12 @@ impl ListArgs {
         }
     }
 
-    /// The state mask asked of the kernel for `proto`.
-    pub fn states(&self, proto: Proto) -> u32 {
-        if !self.state.is_empty() {
-            self.state.iter().fold(0, |m, s| m | s.0)
+    /// The state mask asked of the kernel for `proto`. States named (`--state`, or the
+    /// filter's `state`/`exclude` words, `filter_states`) win over `-a` and `-l`, as ss's
+    /// state filter does; both kinds together select their union.
+    pub fn states(&self, proto: Proto, filter_states: Option<u32>) -> u32 {
+        if !self.state.is_empty() || filter_states.is_some() {
+            self.state.iter().fold(filter_states.unwrap_or(0), |m, s| m | s.0)
         } else if self.all {
             State::ALL_BITS
         } else if self.listening && proto == Proto::Tcp {
@@ -312,12 +335,12 @@ impl ListArgs {
     }
 
     /// Every dump to run, in output order.
-    pub fn requests(&self) -> Vec<Request> {
+    pub fn requests(&self, filter_states: Option<u32>) -> Vec<Request> {
         let families = self.families();
         self.protocols()
             .into_iter()
             .flat_map(|proto| {
-                let states = self.states(proto);
+                let states = self.states(proto, filter_states);
                 let families = if proto == Proto::Unix {
                     vec![Family::Unix]
                 } else {
@@ -333,8 +356,9 @@ impl ListArgs {
     }
 
     /// Whether the TCP dumps ask for bound-inactive sockets, which older kernels ignore.
-    pub fn wants_bound_inactive(&self) -> bool {
-        self.protocols().contains(&Proto::Tcp) && self.states(Proto::Tcp) & State::BOUND_INACTIVE.bit() != 0
+    pub fn wants_bound_inactive(&self, filter_states: Option<u32>) -> bool {
+        self.protocols().contains(&Proto::Tcp)
+            && self.states(Proto::Tcp, filter_states) & State::BOUND_INACTIVE.bit() != 0
     }
 }
 
@@ -364,10 +388,10 @@ mod tests {
             [Proto::Tcp, Proto::Udp, Proto::Raw, Proto::Unix]
         );
         assert_eq!(
-            args.states(Proto::Tcp),
+            args.states(Proto::Tcp, None),
             1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 8 | 1 << 9 | 1 << 11
         );
-        assert!(!args.wants_bound_inactive());
+        assert!(!args.wants_bound_inactive(None));
     }
 
     #[test]
@@ -375,16 +399,19 @@ mod tests {
         let args = list(&["-tanp"]);
         assert_eq!(args.protocols(), [Proto::Tcp]);
         assert!(args.processes && args.numeric);
-        assert_eq!(args.states(Proto::Tcp), State::ALL_BITS);
-        assert!(args.wants_bound_inactive());
-        assert_eq!(args.requests().len(), 2);
+        assert_eq!(args.states(Proto::Tcp, None), State::ALL_BITS);
+        assert!(args.wants_bound_inactive(None));
+        assert_eq!(args.requests(None).len(), 2);
     }
 
     #[test]
     fn listening_means_unconnected_too_except_for_tcp() {
         let args = list(&["-tul4"]);
-        assert_eq!(args.states(Proto::Tcp), State::LISTEN.bit());
-        assert_eq!(args.states(Proto::Udp), State::LISTEN.bit() | State::CLOSE.bit());
+        assert_eq!(args.states(Proto::Tcp, None), State::LISTEN.bit());
+        assert_eq!(
+            args.states(Proto::Udp, None),
+            State::LISTEN.bit() | State::CLOSE.bit()
+        );
         assert_eq!(args.families(), [Family::Inet]);
     }
 
@@ -404,7 +431,7 @@ mod tests {
             assert_eq!(parse_state(name), Ok(StateMask(bits)), "{name}");
         }
         let args = list(&["-t", "--state", "listen", "--state", "time-wait"]);
-        assert_eq!(args.states(Proto::Tcp), 1 << 10 | 1 << 6);
+        assert_eq!(args.states(Proto::Tcp, None), 1 << 10 | 1 << 6);
     }
 
     #[test]

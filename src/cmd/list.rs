@@ -10,12 +10,21 @@ use crate::cli::ListArgs;
 use crate::collect::Collector;
 use crate::collect::census::BoundInactive;
 use crate::collect::diag::DiagError;
+use crate::filter::{self, Filter, Services};
 use crate::model::{Owner, Proto};
 use crate::reconcile::Finding;
 use crate::render::list::ListFormat;
 use crate::render::{escape, notes};
 
 pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()> {
+    // Bad input is reported before any work.
+    let filter = if args.filter.is_empty() {
+        None
+    } else {
+        Some(filter::parse(&args.filter, &Services::load()?)?)
+    };
+    let filter_states = filter.as_ref().and_then(Filter::states);
+    let program = filter.as_ref().and_then(Filter::request_attribute);
     let mut collector = Collector::open(proc_root, args.netns.path().as_deref())?;
     let scan = args.processes.then(|| collector.scan(false)).transpose()?;
     let format = if args.json {
@@ -31,10 +40,10 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
     format.header(out)?;
     let mut unsupported: Vec<Proto> = Vec::new();
     let mut owners: Vec<Owner> = Vec::new();
-    for request in args.requests() {
+    for request in args.requests(filter_states) {
         let mut written = Ok(());
-        let outcome = collector.dump(&request, |socket| {
-            if written.is_err() {
+        let outcome = collector.dump(&request, program.as_deref(), |socket| {
+            if written.is_err() || !filter.as_ref().is_none_or(|f| f.matches(&socket)) {
                 return;
             }
             owners.clear();
@@ -65,7 +74,7 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
         }
     }
     out.flush()?;
-    if args.wants_bound_inactive() && collector.bound_inactive() == BoundInactive::NotDumped {
+    if args.wants_bound_inactive(filter_states) && collector.bound_inactive() == BoundInactive::NotDumped {
         warn(&Finding::BoundInactiveNotDumped);
     }
     if let Some(scan) = &scan

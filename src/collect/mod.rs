@@ -171,25 +171,39 @@ impl Collector {
         self.support
     }
 
-    /// Runs one dump of the namespace read, streaming its rows. The first IPv4 TCP dump that
-    /// asks for bound-inactive sockets also learns whether the kernel dumps them.
+    /// Runs one dump of the namespace read, streaming its rows; `filter` is a kernel filter
+    /// program's request attribute. The first IPv4 TCP dump that asks for bound-inactive
+    /// sockets also learns whether the kernel dumps them: riding on that dump (a probe socket
+    /// bound meanwhile) when it is unfiltered, with a dump of its own otherwise (a filter may
+    /// hide the probe).
     pub fn dump(
         &mut self,
         request: &Request,
+        filter: Option<&[u8]>,
         on_row: impl FnMut(crate::model::Socket),
     ) -> Result<DumpStats, DiagError> {
         let wants = request.proto == crate::model::Proto::Tcp
             && request.family == Family::Inet
             && request.states & State::BOUND_INACTIVE.bit() != 0;
         if !(wants && self.support == BoundInactive::Unknown) {
-            return self.diag.dump(request, on_row);
+            return self.diag.dump_filtered(request, filter, on_row);
         }
         let (_probe, inode) = netns::within(self.target_file.as_ref(), || Ok(diag::probe_socket()?))
             .map_err(|e| DiagError::Io {
                 what: "probe socket",
                 error: std::io::Error::other(format!("{e:#}")),
             })?;
-        let (stats, seen) = self.diag.dump_probing(request, inode, on_row)?;
+        let (stats, seen) = match filter {
+            None => self.diag.dump_probing(request, inode, on_row)?,
+            Some(filter) => {
+                let probe = Request {
+                    states: State::BOUND_INACTIVE.bit(),
+                    ..*request
+                };
+                let (_, seen) = self.diag.dump_probing(&probe, inode, drop)?;
+                (self.diag.dump_filtered(request, Some(filter), on_row)?, seen)
+            }
+        };
         self.support = if seen {
             BoundInactive::Dumped
         } else {
@@ -321,7 +335,7 @@ fn rank(name: &NamespaceName) -> u8 {
 
 /// Every namespace a file names or a process is in, with its best name and a path to enter
 /// it by: bind mounts first, then processes in pid order (kernel threads last).
-fn discover(scan: &ProcScan, proc_root: &Path) -> Vec<(u64, NamespaceName, PathBuf)> {
+pub fn discover(scan: &ProcScan, proc_root: &Path) -> Vec<(u64, NamespaceName, PathBuf)> {
     let mut found: Vec<(u64, NamespaceName, PathBuf)> = netns::bind_mounts()
         .into_iter()
         .map(|mount| {

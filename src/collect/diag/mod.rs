@@ -151,15 +151,22 @@ impl DiagSocket {
     }
 
     /// Runs one dump, handing every decoded row to `on_row` as it arrives.
-    pub fn dump(
+    pub fn dump(&mut self, request: &Request, on_row: impl FnMut(Socket)) -> Result<DumpStats, DiagError> {
+        self.dump_filtered(request, None, on_row)
+    }
+
+    /// Runs one dump with a filter program the kernel runs on every socket (`filter`: the
+    /// `INET_DIAG_REQ_BYTECODE` attribute), so that only the rows it keeps cross netlink.
+    pub fn dump_filtered(
         &mut self,
         request: &Request,
+        filter: Option<&[u8]>,
         mut on_row: impl FnMut(Socket),
     ) -> Result<DumpStats, DiagError> {
         let (proto, family) = (request.proto, request.family);
         self.seq = self.seq.wrapping_add(1);
         self.transport
-            .send(&request.to_bytes(self.seq))
+            .send(&request.to_bytes(self.seq, filter))
             .map_err(|error| DiagError::Io { what: "send", error })?;
         let mut stats = DumpStats::default();
         loop {

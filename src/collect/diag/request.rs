@@ -27,8 +27,10 @@ pub struct Request {
 const RAW_PROTOCOL_OFFSET: usize = 3;
 
 impl Request {
-    /// The whole netlink datagram for this dump, with sequence number `seq`.
-    pub fn to_bytes(self, seq: u32) -> Vec<u8> {
+    /// The whole netlink datagram for this dump, with sequence number `seq` and, for TCP, UDP
+    /// and RAW, the request attribute `filter` (`INET_DIAG_REQ_BYTECODE`, see
+    /// [`crate::filter::Filter::request_attribute`]) after `struct inet_diag_req_v2`.
+    pub fn to_bytes(self, seq: u32, filter: Option<&[u8]>) -> Vec<u8> {
         let message = match self.proto {
             Proto::Unix => SockDiagMessage::UnixRequest(UnixRequest {
                 state_flags: UnixStateFlags::from_bits_retain(self.states),
@@ -69,6 +71,11 @@ impl Request {
             // always writes 0 there, which would select IPPROTO_IP sockets only.
             bytes[NLMSG_HDRLEN + RAW_PROTOCOL_OFFSET] = IPPROTO_RAW;
         }
+        if let Some(attribute) = filter.filter(|_| self.proto != Proto::Unix) {
+            bytes.extend_from_slice(attribute);
+            let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+            bytes[..4].copy_from_slice(&len.to_ne_bytes());
+        }
         bytes
     }
 }
@@ -96,12 +103,36 @@ mod tests {
             family: Family::Inet,
             states,
         }
-        .to_bytes(7);
+        .to_bytes(7, None);
         assert_eq!(bytes.len(), 16 + 56, "nlmsghdr + inet_diag_req_v2");
         // nlmsghdr: len 72, type 20 (SOCK_DIAG_BY_FAMILY), flags REQUEST|DUMP (0x301), seq 7
         assert_eq!(&bytes[..12], &[72, 0, 0, 0, 20, 0, 0x01, 0x03, 7, 0, 0, 0]);
         // family AF_INET, IPPROTO_TCP, no extensions, pad 0, idiag_states 0x2400
         assert_eq!(&bytes[16..24], &[2, 6, 0, 0, 0x00, 0x24, 0, 0]);
+    }
+
+    #[test]
+    fn a_filter_follows_the_request_and_counts_in_its_length() {
+        let request = Request {
+            proto: Proto::Tcp,
+            family: Family::Inet6,
+            states: State::ALL_BITS,
+        };
+        let attribute = [8, 0, 1, 0, 0xaa, 0xbb, 0xcc, 0xdd];
+        let bytes = request.to_bytes(3, Some(&attribute));
+        assert_eq!(bytes.len(), 16 + 56 + 8);
+        assert_eq!(&bytes[..4], &80u32.to_ne_bytes());
+        assert_eq!(&bytes[72..], &attribute);
+        let unix = Request {
+            proto: Proto::Unix,
+            family: Family::Unix,
+            states: u32::MAX,
+        };
+        assert_eq!(
+            unix.to_bytes(3, Some(&attribute)).len(),
+            16 + 24,
+            "unix_diag takes no filter"
+        );
     }
 
     #[test]
@@ -111,7 +142,7 @@ mod tests {
             family: Family::Inet6,
             states: u32::MAX,
         }
-        .to_bytes(1);
+        .to_bytes(1, None);
         // AF_INET6, sdiag_protocol IPPROTO_RAW, ext 0, sdiag_raw_protocol IPPROTO_RAW
         assert_eq!(&bytes[16..20], &[10, 255, 0, 255]);
     }
@@ -123,7 +154,7 @@ mod tests {
             family: Family::Unix,
             states: u32::MAX,
         }
-        .to_bytes(1);
+        .to_bytes(1, None);
         assert_eq!(bytes.len(), 16 + 24, "nlmsghdr + unix_diag_req");
         assert_eq!(bytes[16], 1, "AF_UNIX");
         let show = u32::from_ne_bytes([bytes[28], bytes[29], bytes[30], bytes[31]]);
