@@ -78,7 +78,9 @@ JSON OUTPUT
   recv_q, send_q, uid, inode, cookie
               as sock_diag reports them; inode 0 means no struct socket (timewait,
               request socks, orphans, children not yet accepted)
-  owners      with -p only: [{pid, comm, fd}], every holder of the socket
+  owners      with -p only: [{pid, comm, fd, cgroup, container}], every holder of the
+              socket; cgroup is the process's cgroup path, container {runtime, id, pod}
+              when the path names one (docker, containerd, crio, podman, lxc), else null
   Unix names and comm are exact: valid UTF-8 as is, each backslash doubled, each byte
   that is not UTF-8 written as \\xNN.";
 
@@ -101,19 +103,41 @@ THE RECONCILIATION
   and settles nothing: its movement over the whole collection, with the namespace's own, is
   the drift, and unexplained is printed as `N ± drift`. Within the drift it is no finding.
 
+EVERY NAMESPACE (--all-netns)
+  Every network namespace found (/proc/*/ns/net, /run/netns, /run/docker/netns, and the
+  namespaces held sockets report), each entered once: the identity TCP alloc = the full TCP
+  sockets of every namespace + unexplained, then one row per namespace, leaks (unbound)
+  first: full_tcp (hashed, bound-inactive and unbound together), time_wait, bound_inactive,
+  unbound, and closed as `ss -s` run inside it prints it; ? where it could not be entered.
+  A namespace is named by its /run/netns name, else the container or unit of a process in
+  it, else the initial namespace (pid 1), else its lowest pid. JSON: {alloc, counted,
+  unexplained, namespaces: [{netns, name, full_tcp, time_wait, bound_inactive, unbound,
+  closed}], close_sockets (each with netns), processes, consistency, findings, notes}.
+
+IN A CONTAINER
+  Run in a child PID namespace or a user namespace (a container, rootless or not), sockdiag
+  cannot see the processes of the host and of other containers, while TCP alloc counts
+  their sockets: the residue is said to be theirs (finding container_view), view is
+  \"container\", and `sockdiag summary --all-netns` run on the host lists them.
+
 JSON OUTPUT
   With --json, one document:
   netns          inode of the network namespace read
+  view           \"host\" or \"container\"
   ss             {total, tcp_total, estab, closed, orphaned, timewait, raw, udp, tcp, inet,
                  frag}, the transport rows as {total, ip, ipv6}
   closed         {reported, time_wait, bound_inactive, unbound, other_netns, unexplained}
   other_netns    [{netns, name, tcp}]; tcp is null for a namespace that could not be entered
-  close_sockets  [{inode, family, local, kind, owners: [{pid, comm, fd}]}], kind
-                 \"bound_inactive\" or \"unbound\": every TCP_CLOSE socket of the namespace
+  close_sockets  [{inode, family, local, kind, owners}], kind \"bound_inactive\" or
+                 \"unbound\": every TCP_CLOSE socket of the namespace; owners as
+                 [{pid, comm, fd, cgroup, container}], container {runtime, id, pod} or null
   processes      {scanned, denied, vanished}
   consistency    {attempts, settled, drift}: dumps taken, whether the namespace's own
                  counters held still, and the bound of unexplained (never negative)
   saved_ss       with --ss: [{figure, saved, live, diff}], diff = live - saved; else null
+  saved_ss_explained
+                 with --ss: {closed, timewait, alloc, hashed, unhashed_or_elsewhere,
+                 consistent}: the saved figures explained from their own arithmetic
   findings       [{kind, ...}]: what the reader must know, as data; kind is one of
                  timewait_split {time_wait, fin_wait2}, bound_inactive_not_dumped,
                  not_privileged, processes_denied {denied, total},
@@ -121,7 +145,7 @@ JSON OUTPUT
                  unplaced {count}, placed_by_holder {count}, changed_since_dump {count},
                  closed_during_walk {count}, unowned_bound_inactive {count},
                  interrupted_dumps {count}, undecodable {detail}, unsupported {proto},
-                 unsettled {attempts}, unexplained {count, drift},
+                 unsettled {attempts}, unexplained {count, drift}, container_view {hidden},
                  overcounted {count, drift}, saved_ss_differs {figures}
   notes          [string]: the findings in words, one each, as the human report says them
 
@@ -221,6 +245,10 @@ pub struct SummaryArgs {
     /// One JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Every network namespace of the host, each with its own terms, and the system-wide
+    /// identity TCP alloc = the full TCP sockets of every namespace + unexplained.
+    #[arg(long, conflicts_with_all = ["netns", "saved_ss", "check"])]
+    pub all_netns: bool,
     #[command(flatten)]
     pub netns: NetnsArg,
 }

@@ -272,6 +272,43 @@ fn parse_row(rest: &str) -> Result<TransportRow, String> {
     })
 }
 
+/// A saved `ss -s` explained from its own arithmetic, with nothing live: its `TCP:` total is
+/// `alloc + tw` and its TCP row counts the hashed sockets (`inuse4 + inuse6`), so
+/// `closed = timewait + (alloc − hashed)`, the second term being the full TCP sockets in no
+/// hash table of that namespace (never bound, bound only, closed with the fd still open) or
+/// in another namespace. This answers for an output pasted from another machine too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SavedExplanation {
+    pub closed: i64,
+    pub timewait: i64,
+    /// `TCP:` total − timewait: TCP alloc when it was taken.
+    pub alloc: i64,
+    /// The TCP row's total: sockets in a hash table of that namespace.
+    pub hashed: i64,
+    /// alloc − hashed: full TCP sockets in no hash table of that namespace, or in another.
+    pub unhashed_or_elsewhere: i64,
+    /// Whether `closed` is indeed `timewait + alloc − hashed` (false for an edited paste, or
+    /// for iproute2 <= 4.16 with a non-zero `synrecv` in its total).
+    pub consistent: bool,
+}
+
+/// The explanation of `saved`, when it has the `TCP:` line and the TCP row.
+pub fn explain(saved: &SavedSs) -> Option<SavedExplanation> {
+    let closed = saved.get(Figure::Closed)?;
+    let timewait = saved.get(Figure::Timewait)?;
+    let alloc = saved.get(Figure::TcpTotal)?.saturating_sub(timewait);
+    let hashed = saved.get(Figure::Transport(Row::Tcp, Column::Total))?;
+    let unhashed_or_elsewhere = alloc.saturating_sub(hashed);
+    Some(SavedExplanation {
+        closed,
+        timewait,
+        alloc,
+        hashed,
+        unhashed_or_elsewhere,
+        consistent: timewait.saturating_add(unhashed_or_elsewhere) == closed,
+    })
+}
+
 /// One figure of the saved output next to the live one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct FigureComparison {
@@ -570,6 +607,33 @@ mod tests {
             error_of(&tcp_twice).to_string(),
             "line 3: a second `TCP:` line: TCP: 1 (estab 0, closed 0, orphaned 0, timewait 0)"
         );
+    }
+
+    #[test]
+    fn the_articles_paste_explained_on_its_own() {
+        // TCP: 285 (estab 136, closed 138, orphaned 1, timewait 38); TCP row 147.
+        let saved = parse(SS_S_5_5).expect("parses");
+        assert_eq!(
+            explain(&saved),
+            Some(SavedExplanation {
+                closed: 138,
+                timewait: 38,
+                alloc: 247,
+                hashed: 147,
+                unhashed_or_elsewhere: 100,
+                consistent: true,
+            })
+        );
+        let edited: SavedSs = saved
+            .figures()
+            .map(|(f, v)| (f, if f == Figure::Closed { v + 1 } else { v }))
+            .collect();
+        assert_eq!(explain(&edited).map(|e| e.consistent), Some(false));
+        let no_table: SavedSs = saved
+            .figures()
+            .filter(|(f, _)| !matches!(f, Figure::Transport(..)))
+            .collect();
+        assert_eq!(explain(&no_table), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::SummaryArgs;
 use crate::collect::Collector;
-use crate::reconcile::reconcile;
+use crate::reconcile::{reconcile, reconcile_host};
 use crate::render;
 use crate::saved_ss::{self, SavedSs};
 
@@ -16,6 +16,15 @@ pub fn run(args: &SummaryArgs, proc_root: &Path, out: &mut impl Write) -> Result
     // Bad input is reported before any work.
     let saved = args.saved_ss.as_deref().map(read_saved).transpose()?;
     let host = Collector::open(proc_root, args.netns.path().as_deref())?.host()?;
+    if args.all_netns {
+        let report = reconcile_host(&host);
+        if args.json {
+            render::summary::host_json(out, &report)?;
+        } else {
+            render::summary::host_human(out, &report, args.all)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = reconcile(&host, saved.as_ref());
     if args.json {
         render::summary::json(out, &report)?;

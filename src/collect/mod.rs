@@ -62,6 +62,14 @@ pub enum NamespaceName {
     Docker(SysText),
     /// The namespace of pid 1.
     Initial,
+    /// The container (`docker:3f2a1b9c04de`, `k8s:…`) or, failing that, the systemd unit of
+    /// the lowest pid in it that has one (see [`cgroup::Classified::label`]).
+    Owned {
+        label: String,
+        container: bool,
+        pid: u32,
+        comm: SysText,
+    },
     /// The lowest pid in it that is not a kernel thread (or, failing that, the lowest pid).
     Process { pid: u32, comm: SysText },
     /// No process is in it and no file names it: only a socket created there was found.
@@ -105,6 +113,34 @@ pub struct HeldTcp {
     pub placement: Placement,
 }
 
+/// Where sockdiag runs from: the host, or a container (a child PID namespace or a user
+/// namespace), from where the processes and namespaces of the host and of other containers
+/// cannot be seen, while TCP alloc still counts their sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    Host,
+    Container,
+}
+
+/// The inodes of the initial PID and user namespaces, fixed by the kernel
+/// (`PROC_PID_INIT_INO` 0xEFFFFFFC, `PROC_USER_INIT_INO` 0xEFFFFFFD, include/linux/proc_ns.h).
+const INITIAL_PID_NS: u64 = 0xEFFF_FFFC;
+const INITIAL_USER_NS: u64 = 0xEFFF_FFFD;
+
+/// The view of the calling process, from the inodes of its own PID and user namespaces
+/// (`/proc/self/ns/pid`, `/proc/self/ns/user`, which even a `--mount-proc` container shows).
+pub fn view() -> View {
+    let inode = |path: &str| {
+        std::fs::metadata(path)
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok()
+    };
+    let initial = inode("/proc/self/ns/pid") == Some(INITIAL_PID_NS)
+        && inode("/proc/self/ns/user") == Some(INITIAL_USER_NS);
+    if initial { View::Host } else { View::Container }
+}
+
 /// Everything one collection of the host saw.
 #[derive(Debug)]
 pub struct HostCollection {
@@ -123,6 +159,7 @@ pub struct HostCollection {
     pub alloc_window: [u64; 2],
     /// Running with euid 0.
     pub privileged: bool,
+    pub view: View,
 }
 
 impl HostCollection {
@@ -298,6 +335,7 @@ impl Collector {
             bound_inactive: self.support,
             alloc_window: [alloc_first, alloc_last],
             privileged: rustix::process::geteuid().is_root(),
+            view: view(),
         })
     }
 
@@ -322,14 +360,17 @@ fn census_in(
     })
 }
 
-/// How telling a name is; lower wins.
+/// How telling a name is; lower wins: the name an operator gave, the container, Docker's
+/// sandbox, the initial namespace, a unit, a process.
 fn rank(name: &NamespaceName) -> u8 {
     match name {
         NamespaceName::Named(_) => 0,
-        NamespaceName::Docker(_) => 1,
-        NamespaceName::Initial => 2,
-        NamespaceName::Process { .. } => 3,
-        NamespaceName::SocketOnly => 4,
+        NamespaceName::Owned { container: true, .. } => 1,
+        NamespaceName::Docker(_) => 2,
+        NamespaceName::Initial => 3,
+        NamespaceName::Owned { container: false, .. } => 4,
+        NamespaceName::Process { .. } => 5,
+        NamespaceName::SocketOnly => 6,
     }
 }
 
@@ -351,13 +392,23 @@ pub fn discover(scan: &ProcScan, proc_root: &Path) -> Vec<(u64, NamespaceName, P
     processes.sort_by_key(|p| (p.kernel_thread, p.pid));
     for process in processes {
         let Some(inode) = process.netns else { continue };
-        let name = if process.pid == 1 {
-            NamespaceName::Initial
-        } else {
-            NamespaceName::Process {
+        let classified = process
+            .cgroup
+            .as_ref()
+            .map(|path| cgroup::classify(path.as_bytes()));
+        let label = classified.as_ref().and_then(cgroup::Classified::label);
+        let name = match label {
+            _ if process.pid == 1 => NamespaceName::Initial,
+            Some(label) => NamespaceName::Owned {
+                label,
+                container: classified.is_some_and(|c| c.container.is_some()),
                 pid: process.pid,
                 comm: process.comm.clone(),
-            }
+            },
+            None => NamespaceName::Process {
+                pid: process.pid,
+                comm: process.comm.clone(),
+            },
         };
         match found.iter_mut().find(|(known, ..)| *known == inode) {
             Some(entry) => {

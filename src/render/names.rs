@@ -5,12 +5,12 @@
 use std::borrow::Cow;
 
 use crate::collect::NamespaceName;
-use crate::model::SysText;
 use crate::render::escape;
 
-/// `blue` (ip netns), `docker sandbox 3f2a…`, `initial namespace (pid 1)`, `pid 812 (nginx)`.
+/// `blue` (ip netns), `docker:3f2a1b9c04de (pid 4410 python3)`, `docker sandbox 3f2a…`,
+/// `initial namespace (pid 1)`, `pid 812 (nginx)`.
 pub fn namespace(name: &NamespaceName) -> String {
-    namespace_with(name, |text| escape::for_terminal(text.as_bytes()))
+    namespace_with(name, escape::for_terminal)
 }
 
 /// The JSON form of a namespace name: the same words, names in the lossless JSON form.
@@ -18,15 +18,18 @@ pub fn serialize_namespace<S: serde::Serializer>(
     name: &NamespaceName,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&namespace_with(name, |text| escape::for_json(text.as_bytes())))
+    serializer.serialize_str(&namespace_with(name, escape::for_json))
 }
 
-fn namespace_with<'a>(name: &'a NamespaceName, text: impl Fn(&'a SysText) -> Cow<'a, str>) -> String {
+fn namespace_with<'a>(name: &'a NamespaceName, text: impl Fn(&'a [u8]) -> Cow<'a, str>) -> String {
     match name {
-        NamespaceName::Named(name) => text(name).into_owned(),
-        NamespaceName::Docker(id) => format!("docker sandbox {}", text(id)),
+        NamespaceName::Named(name) => text(name.as_bytes()).into_owned(),
+        NamespaceName::Docker(id) => format!("docker sandbox {}", text(id.as_bytes())),
         NamespaceName::Initial => "initial namespace (pid 1)".to_owned(),
-        NamespaceName::Process { pid, comm } => format!("pid {pid} ({})", text(comm)),
+        NamespaceName::Owned { label, pid, comm, .. } => {
+            format!("{} (pid {pid} {})", text(label.as_bytes()), text(comm.as_bytes()))
+        }
+        NamespaceName::Process { pid, comm } => format!("pid {pid} ({})", text(comm.as_bytes())),
         NamespaceName::SocketOnly => "(no process in it; found through a socket)".to_owned(),
     }
 }

@@ -51,6 +51,9 @@ pub fn note(finding: &Finding) -> String {
         Finding::Unexplained { count, drift } => format!(
             "{count} closed socket(s) unexplained beyond a drift of {drift}; likely causes: sockets in flight in SCM_RIGHTS messages, kernel sockets (NFS, SMB, iSCSI, MPTCP subflows), namespaces no process here can reach (TCP alloc is system-wide)"
         ),
+        Finding::ContainerView { hidden } => format!(
+            "sockdiag runs inside a container (its own PID or user namespace): {hidden} of closed are TCP sockets of the host and of other containers, which TCP alloc counts system-wide and which cannot be itemised from in here; run `sockdiag summary --all-netns` on the host to list them"
+        ),
         Finding::Overcounted { count, drift } => format!(
             "the census found {count} more socket(s) than closed reports, beyond a drift of {drift}: sockets changed state between the counter reads and the dumps, or a dump saw one twice"
         ),

@@ -10,8 +10,9 @@ use tabled::settings::{Alignment, Style, object::Columns};
 
 use serde::Serialize;
 
+use crate::collect::owners::ScanStats;
 use crate::model::SysText;
-use crate::reconcile::{CloseKind, CloseSocket, Report};
+use crate::reconcile::{CloseKind, CloseSocket, Finding, HostReport, Report};
 use crate::render::{escape, names, notes, ss};
 
 /// TCP_CLOSE rows shown per inode without `--all`.
@@ -93,6 +94,26 @@ pub fn human(out: &mut impl Write, report: &Report<'_>, all: bool) -> io::Result
         close_sockets(out, &report.close_sockets, all)?;
     }
 
+    if let Some(e) = &report.saved_ss_explained {
+        writeln!(out, "\nThe saved `ss -s`, explained from its own figures:")?;
+        writeln!(
+            out,
+            " closed {} = timewait {} + {} full TCP sockets in no hash table of that namespace\n \
+             (never bound, bound only, or closed with the fd still open) or in another namespace",
+            e.closed, e.timewait, e.unhashed_or_elsewhere
+        )?;
+        writeln!(
+            out,
+            " (TCP alloc {} = its TCP total - timewait; {} hashed = its TCP row){}",
+            e.alloc,
+            e.hashed,
+            if e.consistent {
+                ""
+            } else {
+                "; its closed does not add up: an edited paste, or an old ss counting synrecv"
+            }
+        )?;
+    }
     if let Some(saved) = &report.saved_ss {
         writeln!(
             out,
@@ -115,19 +136,7 @@ pub fn human(out: &mut impl Write, report: &Report<'_>, all: bool) -> io::Result
         write_table(out, table, &[1, 2, 3])?;
     }
 
-    let p = &report.processes;
-    writeln!(
-        out,
-        "\nProcesses: {} inspected, {} denied, {} exited during the scan.",
-        p.scanned, p.denied, p.vanished
-    )?;
-    if !report.findings.is_empty() {
-        writeln!(out, "\nNotes:")?;
-        for finding in &report.findings {
-            writeln!(out, "- {}", escape::for_terminal(notes::note(finding).as_bytes()))?;
-        }
-    }
-    Ok(())
+    processes_and_notes(out, &report.processes, &report.findings)
 }
 
 /// The JSON document of `summary --json`: the report's fields, then `notes`, the findings
@@ -147,10 +156,113 @@ pub fn json(out: &mut impl Write, report: &Report<'_>) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// The human report of `summary --all-netns`: the system-wide identity in one line, the
+/// namespaces (leaks first), the TCP_CLOSE sockets by process across namespaces, the notes.
+pub fn host_human(out: &mut impl Write, report: &HostReport<'_>, all: bool) -> io::Result<()> {
+    let entered = report
+        .namespaces
+        .iter()
+        .filter(|ns| ns.full_tcp.is_some())
+        .count();
+    write!(
+        out,
+        "TCP alloc {} = {} in {} namespace(s) + {} unexplained",
+        report.alloc, report.counted, entered, report.unexplained
+    )?;
+    if report.consistency.drift != 0 {
+        write!(out, " (± {})", report.consistency.drift)?;
+    }
+    writeln!(out)?;
+    writeln!(out)?;
+
+    let shown = if all {
+        report.namespaces.len()
+    } else {
+        report.namespaces.len().min(FIRST_ROWS)
+    };
+    let cell = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
+    let mut table = Builder::default();
+    table.push_record([
+        "netns",
+        "full_tcp",
+        "time_wait",
+        "bound_inactive",
+        "unbound",
+        "closed",
+        "name",
+    ]);
+    for ns in &report.namespaces[..shown] {
+        table.push_record([
+            ns.netns.to_string(),
+            cell(ns.full_tcp),
+            cell(ns.time_wait),
+            cell(ns.bound_inactive),
+            ns.unbound.to_string(),
+            ns.closed.map_or("?".to_owned(), |n| n.to_string()),
+            names::namespace(&ns.name),
+        ]);
+    }
+    write_table(out, table, &[0, 1, 2, 3, 4, 5])?;
+    if shown < report.namespaces.len() {
+        writeln!(
+            out,
+            "({} more; --all shows every row)",
+            report.namespaces.len() - shown
+        )?;
+    }
+    writeln!(
+        out,
+        "closed is what `ss -s` prints inside that namespace; ? where it could not be entered."
+    )?;
+
+    if !report.close_sockets.is_empty() {
+        close_sockets(out, &report.close_sockets, all)?;
+    }
+    processes_and_notes(out, &report.processes, &report.findings)
+}
+
+/// `summary --all-netns --json`: the report's fields, then `notes`.
+pub fn host_json(out: &mut impl Write, report: &HostReport<'_>) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Document<'r, 'a> {
+        #[serde(flatten)]
+        report: &'r HostReport<'a>,
+        notes: Vec<String>,
+    }
+    let document = Document {
+        report,
+        notes: report.findings.iter().map(notes::note).collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    out.write_all(b"\n")
+}
+
+fn processes_and_notes(out: &mut impl Write, p: &ScanStats, findings: &[Finding]) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nProcesses: {} inspected, {} denied, {} exited during the scan.",
+        p.scanned, p.denied, p.vanished
+    )?;
+    if !findings.is_empty() {
+        writeln!(out, "\nNotes:")?;
+        for finding in findings {
+            writeln!(out, "- {}", escape::for_terminal(notes::note(finding).as_bytes()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The TCP_CLOSE sockets by process, then one per inode; across namespaces (the sockets carry
+/// their `netns`), with the namespace and each process's unit or container.
 fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -> io::Result<()> {
-    writeln!(out, "\nTCP_CLOSE sockets of this namespace, by process:")?;
-    // (pid, comm) -> (bound_inactive, unbound)
-    let mut by_process: BTreeMap<(u32, &SysText), (u64, u64)> = BTreeMap::new();
+    let across = sockets.iter().any(|s| s.netns.is_some());
+    if across {
+        writeln!(out, "\nTCP_CLOSE sockets of every namespace, by process:")?;
+    } else {
+        writeln!(out, "\nTCP_CLOSE sockets of this namespace, by process:")?;
+    }
+    // (pid, comm, unit or container) -> (bound_inactive, unbound)
+    let mut by_process: BTreeMap<(u32, &SysText, Option<String>), (u64, u64)> = BTreeMap::new();
     let mut unowned = (0, 0);
     for socket in sockets {
         let bump = |counts: &mut (u64, u64)| match socket.kind {
@@ -161,28 +273,43 @@ fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -
             bump(&mut unowned);
         }
         for owner in &socket.owners {
-            bump(by_process.entry((owner.pid, owner.comm)).or_default());
+            let label = across.then(|| owner.label()).flatten();
+            bump(by_process.entry((owner.pid, owner.comm, label)).or_default());
         }
     }
     let mut table = Builder::default();
-    table.push_record(["pid", "command", "bound_inactive", "unbound"]);
+    let mut header = vec!["pid", "command", "bound_inactive", "unbound"];
+    if across {
+        header.push("unit or container");
+    }
+    table.push_record(header);
     let mut rows: Vec<_> = by_process.into_iter().collect();
     rows.sort_by_key(|(_, (b, u))| std::cmp::Reverse(b + u));
-    for ((pid, comm), (bound, unbound)) in rows {
-        table.push_record([
+    for ((pid, comm, label), (bound, unbound)) in rows {
+        let mut row = vec![
             pid.to_string(),
             comm.to_string(),
             bound.to_string(),
             unbound.to_string(),
-        ]);
+        ];
+        if across {
+            row.push(label.map_or("-".to_owned(), |l| {
+                escape::for_terminal(l.as_bytes()).into_owned()
+            }));
+        }
+        table.push_record(row);
     }
     if unowned != (0, 0) {
-        table.push_record([
+        let mut row = vec![
             "-".to_owned(),
             "(no process found)".to_owned(),
             unowned.0.to_string(),
             unowned.1.to_string(),
-        ]);
+        ];
+        if across {
+            row.push("-".to_owned());
+        }
+        table.push_record(row);
     }
     write_table(out, table, &[0, 2, 3])?;
 
@@ -193,7 +320,11 @@ fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -
         sockets.len().min(FIRST_ROWS)
     };
     let mut table = Builder::default();
-    table.push_record(["inode", "family", "kind", "local", "owners"]);
+    let mut header = vec!["inode", "family", "kind", "local", "owners"];
+    if across {
+        header.insert(0, "netns");
+    }
+    table.push_record(header);
     for socket in &sockets[..shown] {
         let owners: Vec<String> = socket
             .owners
@@ -209,7 +340,7 @@ fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -
                 None => format!("{}[{}] fd {}", o.comm, o.pid, o.fd),
             })
             .collect();
-        table.push_record([
+        let mut row = vec![
             socket.inode.to_string(),
             socket.family.to_owned(),
             match socket.kind {
@@ -222,9 +353,13 @@ fn close_sockets(out: &mut impl Write, sockets: &[CloseSocket<'_>], all: bool) -
             } else {
                 owners.join(", ")
             },
-        ]);
+        ];
+        if let Some(netns) = socket.netns.filter(|_| across) {
+            row.insert(0, netns.to_string());
+        }
+        table.push_record(row);
     }
-    write_table(out, table, &[0])?;
+    write_table(out, table, if across { &[0, 1] } else { &[0] })?;
     if shown < sockets.len() {
         writeln!(out, "({} more; --all shows every row)", sockets.len() - shown)?;
     }
@@ -247,9 +382,7 @@ fn write_table(out: &mut impl Write, builder: Builder, right_aligned: &[usize]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::Figure;
     use crate::reconcile::{fixture, reconcile};
-    use crate::saved_ss::SavedSs;
 
     /// Compares with a committed file; `UPDATE_GOLDEN=1 cargo test golden` rewrites it.
     fn golden(name: &str, actual: &[u8]) {
@@ -270,7 +403,9 @@ mod tests {
     #[test]
     fn golden_human_and_json_of_the_fixture() {
         let host = fixture::host();
-        let saved: SavedSs = [(Figure::Total, 29), (Figure::Closed, 10)].into_iter().collect();
+        // The article's paste: explained on its own, then compared with the fixture's figures.
+        let saved =
+            crate::saved_ss::parse(include_str!("../../tests/fixtures/ss-s-5.5.txt")).expect("parses");
         let report = reconcile(&host, Some(&saved));
         let mut text = Vec::new();
         human(&mut text, &report, true).expect("render");
@@ -278,5 +413,13 @@ mod tests {
         let mut json_text = Vec::new();
         json(&mut json_text, &report).expect("render");
         golden("summary.json", &json_text);
+
+        let report = crate::reconcile::reconcile_host(&host);
+        let mut text = Vec::new();
+        host_human(&mut text, &report, true).expect("render");
+        golden("summary-all-netns.txt", &text);
+        let mut json_text = Vec::new();
+        host_json(&mut json_text, &report).expect("render");
+        golden("summary-all-netns.json", &json_text);
     }
 }
