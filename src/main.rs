@@ -45,7 +45,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
-        !stdout_was_closed(),
+        !sockdiag::collect::sys::stdout_was_closed(),
         "standard output is closed: nothing could be written (redirect it to /dev/null to discard it)"
     );
     let stdout = io::stdout().lock();
@@ -59,24 +59,6 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     out.flush()?;
     Ok(code)
-}
-
-/// Whether we were started with fd 1 closed (`sockdiag list >&-`). The Rust runtime then opens
-/// `/dev/null` read-write in its place (std's `sanitize_standard_fds`), so writes would
-/// succeed into nothing; a shell's `>/dev/null` opens it write-only. `/dev/null` (char device
-/// 1:3) opened `O_RDWR` on fd 1 is taken as closed.
-fn stdout_was_closed() -> bool {
-    let stdout = io::stdout();
-    let fd = std::os::fd::AsFd::as_fd(&stdout);
-    let Ok(stat) = rustix::fs::fstat(fd) else {
-        return true;
-    };
-    let dev_null = rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::CharacterDevice
-        && rustix::fs::major(stat.st_rdev) == 1
-        && rustix::fs::minor(stat.st_rdev) == 3;
-    let read_write = rustix::fs::fcntl_getfl(fd)
-        .is_ok_and(|flags| flags & rustix::fs::OFlags::RWMODE == rustix::fs::OFlags::RDWR);
-    dev_null && read_write
 }
 
 /// clap's message without its `error: ` prefix, tips and usage block.

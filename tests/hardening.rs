@@ -284,4 +284,10 @@ fn closed_stdout_is_an_error_but_dev_null_is_not() {
         .status()
         .expect("run");
     assert!(status.success(), "> /dev/null is a place to write");
+    // Opened read-write, as Python's subprocess.DEVNULL does: still a place to write.
+    let status = Command::new("sh")
+        .args(["-c", &format!("exec {SOCKDIAG} list -tan 1<>/dev/null")])
+        .status()
+        .expect("run");
+    assert!(status.success(), "1<> /dev/null is a place to write too");
 }

@@ -88,3 +88,26 @@ fn tcp_state(socket: &OwnedFd) -> io::Result<u8> {
     }
     Ok(info[0])
 }
+
+/// Whether fd 1 was closed when the process started (`sockdiag list >&-`). The Rust runtime
+/// opens `/dev/null` on a closed standard fd before `main` (std's `sanitize_standard_fds`),
+/// after which a closed stdout cannot be told from `>/dev/null`; so the question is asked
+/// earlier, from `.init_array`, which the C runtime runs before Rust's own start-up.
+pub fn stdout_was_closed() -> bool {
+    STDOUT_CLOSED_AT_START.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static STDOUT_CLOSED_AT_START: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_closed_stdout() {
+    // SAFETY: fcntl(F_GETFD) on fd 1 only reads its descriptor flags; it fails with EBADF
+    // when fd 1 is not open.
+    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1;
+    STDOUT_CLOSED_AT_START.store(closed, std::sync::atomic::Ordering::Relaxed);
+}
+
+// SAFETY: `.init_array` holds pointers to functions the C runtime calls once before `main`,
+// with no arguments; `note_closed_stdout` is such a function and touches only an atomic.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
