@@ -540,11 +540,12 @@ def compile_helpers(names, workdir):
 
 class HolderPopulation:
     """`procs` processes (benches/holders.c) in the current netns, each holding
-    `pairs` ESTABLISHED pairs (both ends) and `unbound` never-bound TCP sockets."""
+    `pairs` ESTABLISHED pairs (both ends), `unbound` never-bound TCP sockets and
+    `unix_pairs` unix socketpairs."""
 
-    def __init__(self, holders, procs, pairs, unbound):
-        self.argv = [holders, str(procs), str(pairs), str(unbound)]
-        self.expected = procs * (2 * pairs + unbound)
+    def __init__(self, holders, procs, pairs, unbound, unix_pairs=0):
+        self.argv = [holders, str(procs), str(pairs), str(unbound), str(unix_pairs)]
+        self.expected = procs * (2 * pairs + unbound + 2 * unix_pairs)
         self.expected_inuse = procs * 2 * pairs
         self.proc = None
 
