@@ -587,7 +587,7 @@ def check_counts(expected_inuse, expected_estab):
     return inuse, estab
 
 
-def run_procs_population(args, sockdiag, holders):
+def run_procs_population(args, sockdiag, holders, ss):
     """The --procs-population benchmark: many small processes, few sockets each."""
     n = args.procs_population
     log()
@@ -604,17 +604,22 @@ def run_procs_population(args, sockdiag, holders):
         log(f"built {pop.expected} TCP sockets ({pop.expected - pop.expected_inuse} never bound) "
             f"in {n} processes in {built:.2f} s; ss -s: TCP inuse {inuse}, estab {estab}")
         cmds = {label: [sockdiag] + a for label, a in PROCS_CMDS.items()}
+        if args.procs_ss:
+            cmds["ss -tanp"] = [ss, "-tanp"]
         for label, argv in cmds.items():
             lines = count_lines(argv)
-            log(f"  output lines: {' '.join(['sockdiag'] + argv[1:]):<26} "
+            shown = label if label.startswith("ss") else " ".join(["sockdiag"] + argv[1:])
+            log(f"  output lines: {shown:<26} "
                 f"{lines if lines is not None else 'FAILED'}")
         log(f"  timing {', '.join(cmds)} in alternation: 1 warm-up + {args.runs} rounds ...")
         stats = alternate(cmds, args.runs)
         for label, argv in cmds.items():
-            log(f"      {describe('sockdiag', argv, stats.get(label))}")
+            log(f"      {describe('ss' if label.startswith('ss') else 'sockdiag', argv, stats.get(label))}")
         log()
         log(f"Ratios of medians, one run ({n} processes; target: each within 20x)")
-        for a, b in PROCS_RATIOS:
+        ratios = PROCS_RATIOS + ([("list-tanp", "ss -tanp"), ("ss -tanp", "list-tan")]
+                                 if args.procs_ss else [])
+        for a, b in ratios:
             if a in stats and b in stats:
                 log(f"  {a} / {b}: wall {fmt_ratio(stats[a], stats[b])}, "
                     f"CPU {fmt_ratio(stats[a], stats[b], 'cpu')}")
@@ -645,6 +650,8 @@ def main():
                     help="ESTABLISHED pairs per process in the process population (default 5)")
     ap.add_argument("--procs-unbound", type=int, default=5,
                     help="never-bound TCP sockets per process in the process population (default 5)")
+    ap.add_argument("--procs-ss", action="store_true",
+                    help="time `ss -tanp` too in the process population (about 5 s a run)")
     args = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -736,7 +743,7 @@ def main():
     if results:
         print_table(results)
     if args.procs_population:
-        run_procs_population(args, sockdiag, helpers["holders"])
+        run_procs_population(args, sockdiag, helpers["holders"], ss)
     helpers_dir.cleanup()
 
 
