@@ -541,10 +541,10 @@ def compile_helpers(names, workdir):
 class HolderPopulation:
     """`procs` processes (benches/holders.c) in the current netns, each holding
     `pairs` ESTABLISHED pairs (both ends), `unbound` never-bound TCP sockets and
-    `unix_pairs` unix socketpairs."""
+    `unix_pairs` unix socketpairs; each TCP socket is dup()ed `dups` more times."""
 
-    def __init__(self, holders, procs, pairs, unbound, unix_pairs=0):
-        self.argv = [holders, str(procs), str(pairs), str(unbound), str(unix_pairs)]
+    def __init__(self, holders, procs, pairs, unbound, unix_pairs=0, dups=0):
+        self.argv = [holders, str(procs), str(pairs), str(unbound), str(unix_pairs), str(dups)]
         self.expected = procs * (2 * pairs + unbound + 2 * unix_pairs)
         self.expected_inuse = procs * 2 * pairs
         self.proc = None
@@ -591,11 +591,12 @@ def run_procs_population(args, sockdiag, holders, ss):
     """The --procs-population benchmark: many small processes, few sockets each."""
     n = args.procs_population
     log()
+    dups = f", each TCP descriptor dup()ed {args.procs_dups} more times" if args.procs_dups else ""
     log(f"=== {n} processes, each {args.procs_pairs} ESTABLISHED pairs (both ends held) "
-        f"+ {args.procs_unbound} never-bound TCP sockets ===")
+        f"+ {args.procs_unbound} never-bound TCP sockets{dups} ===")
     ino = enter_private_netns()
     log(f"private netns net:[{ino}], lo up")
-    pop = HolderPopulation(holders, n, args.procs_pairs, args.procs_unbound)
+    pop = HolderPopulation(holders, n, args.procs_pairs, args.procs_unbound, dups=args.procs_dups)
     try:
         t0 = time.perf_counter()
         pop.start()
@@ -650,6 +651,9 @@ def main():
                     help="ESTABLISHED pairs per process in the process population (default 5)")
     ap.add_argument("--procs-unbound", type=int, default=5,
                     help="never-bound TCP sockets per process in the process population (default 5)")
+    ap.add_argument("--procs-dups", type=int, default=0, metavar="K",
+                    help="dup() each TCP socket of the process population K more times: "
+                         "K+1 /proc/PID/fd links per socket (cost per link vs per process)")
     ap.add_argument("--procs-ss", action="store_true",
                     help="time `ss -tanp` too in the process population (about 5 s a run)")
     args = ap.parse_args()

@@ -2,7 +2,7 @@
  * holders: many small processes, each holding a few TCP sockets (bench.py
  * --procs-population; benches/README.md).
  *
- *     holders NPROCS PAIRS UNBOUND [UNIX_PAIRS]
+ *     holders NPROCS PAIRS UNBOUND [UNIX_PAIRS [DUPS]]
  *
  * Forks NPROCS children. Each child:
  *   - listens on 127.0.0.1 (kernel-chosen port), connects PAIRS clients to it
@@ -11,6 +11,8 @@
  *   - opens UNBOUND TCP sockets with socket() only (never bound: TCP_CLOSE,
  *     no port, invisible to sock_diag dumps);
  *   - opens UNIX_PAIRS socketpair(AF_UNIX, SOCK_STREAM) pairs (default 0);
+ *   - dup()s each of its TCP sockets DUPS more times (default 0): more
+ *     /proc/PID/fd links per process for the same sockets;
  *   - reports one byte on the ready pipe and sleeps in pause().
  * The parent prints "ready NPROCS SOCKETS" on stdout once every child has
  * reported (or "err ..." and exits 1), then blocks reading stdin: at EOF (or
@@ -34,8 +36,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void child(int pairs, int unbound, int unix_pairs, int ready_w, pid_t parent)
+static void child(int pairs, int unbound, int unix_pairs, int dups, int ready_w, pid_t parent)
 {
+	int tcp[4096], ntcp = 0;
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(1);
@@ -53,14 +56,27 @@ static void child(int pairs, int unbound, int unix_pairs, int ready_w, pid_t par
 			int c = socket(AF_INET, SOCK_STREAM, 0);
 			if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
 				goto fail;
-			if (accept(ls, NULL, NULL) < 0)
+			int s = accept(ls, NULL, NULL);
+			if (s < 0)
 				goto fail;
+			if (ntcp + 2 <= 4096) {
+				tcp[ntcp++] = c;
+				tcp[ntcp++] = s;
+			}
 		}
 		close(ls);
 	}
-	for (int i = 0; i < unbound; i++)
-		if (socket(AF_INET, SOCK_STREAM, 0) < 0)
+	for (int i = 0; i < unbound; i++) {
+		int u = socket(AF_INET, SOCK_STREAM, 0);
+		if (u < 0)
 			goto fail;
+		if (ntcp < 4096)
+			tcp[ntcp++] = u;
+	}
+	for (int d = 0; d < dups; d++)
+		for (int i = 0; i < ntcp; i++)
+			if (dup(tcp[i]) < 0)
+				goto fail;
 	for (int i = 0; i < unix_pairs; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
@@ -93,12 +109,13 @@ static void kill_all(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: holders NPROCS PAIRS UNBOUND [UNIX_PAIRS]\n");
+	if (argc < 4 || argc > 6) {
+		fprintf(stderr, "usage: holders NPROCS PAIRS UNBOUND [UNIX_PAIRS [DUPS]]\n");
 		return 2;
 	}
 	int nprocs = atoi(argv[1]), pairs = atoi(argv[2]), unbound = atoi(argv[3]);
-	int unix_pairs = argc == 5 ? atoi(argv[4]) : 0;
+	int unix_pairs = argc >= 5 ? atoi(argv[4]) : 0;
+	int dups = argc >= 6 ? atoi(argv[5]) : 0;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
@@ -121,7 +138,7 @@ int main(int argc, char **argv)
 		}
 		if (pid == 0) {
 			close(p[0]);
-			child(pairs, unbound, unix_pairs, p[1], self);
+			child(pairs, unbound, unix_pairs, dups, p[1], self);
 		}
 		pids[npids++] = pid;
 	}
@@ -147,6 +164,7 @@ int main(int argc, char **argv)
 		got += n;
 	}
 	close(p[0]);
+	/* Sockets, not descriptors: dups add links, not sockets. */
 	printf("ready %d %ld\n", nprocs,
 	       (long)nprocs * (2L * pairs + unbound + 2L * unix_pairs));
 	fflush(stdout);
