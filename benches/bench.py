@@ -2,7 +2,8 @@
 """Benchmark sockdiag against ss(8) on large TCP socket populations.
 
     python3 benches/bench.py [--sockets 10000,100000] [--runs 7] [--procs 10]
-                             [--sockdiag PATH] [--only list-tn,list-tanp,summary]
+                             [--sockdiag PATH] [--only PAIR,...]
+    python3 benches/bench.py --procs-population 2000 [--runs 5]
 
 Must run as root. Everything happens in a private network namespace that this
 script creates with unshare(CLONE_NEWNET) (a fresh one per population size);
@@ -15,9 +16,17 @@ population size N it:
      side), both ends held open by the same worker;
   2. checks with `ss -s` that the netns holds exactly that many TCP sockets;
   3. times each pair of commands in alternation (warm-up A, B, then A,B,A,B...),
-     output to /dev/null, and reports median wall time, the ratio
-     sockdiag/ss, and peak RSS;
+     output to /dev/null, and reports median wall and CPU time, the ratio
+     sockdiag/reference, and peak RSS. The reference is ss, or for the floor-*
+     pairs the bare receive-and-count program benches/floor.c (compiled here
+     with gcc into a temporary directory);
   4. stops the workers, which frees the netns.
+
+With --procs-population P it instead builds P small processes (benches/holders.c)
+in a fresh private netns, each holding --procs-pairs ESTABLISHED pairs (both
+ends) and --procs-unbound never-bound TCP sockets, and times `sockdiag summary`,
+`sockdiag list -tanp` and `sockdiag list -tan` in alternation, reporting
+summary/list-tan and list-tanp/list-tan.
 
 Standard library only (Python >= 3.9; 3.11 has no os.unshare, hence ctypes).
 """
@@ -71,12 +80,30 @@ NETNS_SYSCTLS = {
     "net/ipv4/tcp_max_syn_backlog": "65535",
 }
 
-# Benchmark pairs: name -> (sockdiag arguments, ss arguments).
+# idiag_states masks given to the floor program: what `sockdiag list -tan` asks
+# (every state 1..13) and what `sockdiag list -tn` asks (ss's connected states:
+# ESTABLISHED, SYN_SENT, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING).
+ALL_STATES = (1 << 14) - 2         # 0x3ffe
+CONNECTED_STATES = 0xb36
+
+# Benchmark pairs: name -> (sockdiag arguments, reference program, its arguments).
+# The reference is "ss" (iproute2) or "floor" (benches/floor.c).
 PAIRS = {
-    "list-tn": (["list", "-tn"], ["-tn"]),
-    "list-tanp": (["list", "-tanp"], ["-tanp"]),
-    "summary": (["summary"], ["-tanp"]),
+    "list-tn": (["list", "-tn"], "ss", ["-tn"]),
+    "list-tanp": (["list", "-tanp"], "ss", ["-tanp"]),
+    "summary": (["summary"], "ss", ["-tanp"]),
+    "floor-tan": (["list", "-tan"], "floor", [hex(ALL_STATES)]),
+    "floor-tn": (["list", "-tn"], "floor", [hex(CONNECTED_STATES)]),
 }
+
+# The process population (--procs-population): commands timed in alternation,
+# and the ratios reported (numerator, denominator).
+PROCS_CMDS = {
+    "summary": ["summary"],
+    "list-tanp": ["list", "-tanp"],
+    "list-tan": ["list", "-tan"],
+}
+PROCS_RATIOS = [("summary", "list-tan"), ("list-tanp", "list-tan")]
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
@@ -290,7 +317,7 @@ def ss_tcp_counts():
 
 
 class Run:
-    __slots__ = ("wall", "rc", "peak_kib", "exact_rss", "stderr")
+    __slots__ = ("wall", "cpu", "rc", "peak_kib", "exact_rss", "stderr")
 
 
 def read_vmhwm_kib(pid):
@@ -353,6 +380,10 @@ def measure(argv):
         # Resume; a real signal (signal-delivery-stop) is passed on to the child.
         libc.ptrace(PTRACE_CONT, pid, None, ctypes.c_void_p(sig))
     run.wall = time.perf_counter() - t0
+    # User + system CPU of the child and its threads (the rusage of the final
+    # wait4, the one that reaped it): on a shared, loaded machine wall time
+    # includes time spent waiting for a CPU, CPU time does not.
+    run.cpu = ru.ru_utime + ru.ru_stime
     run.rc = os.waitstatus_to_exitcode(status)
     if run.peak_kib is None:
         run.peak_kib = ru.ru_maxrss
@@ -391,81 +422,97 @@ def explain_failure(argv, rc, stderr):
 # Benchmark driver
 
 
-def bench_pair(name, sockdiag, ss, runs):
-    """Alternate sockdiag and ss runs for one pair; return a result dict."""
-    sd_args, ss_args = PAIRS[name]
-    cmds = {}  # insertion order = run order within a round: sockdiag, ss
-    if sockdiag:
-        cmds["sockdiag"] = [sockdiag] + sd_args
-    cmds["ss"] = [ss] + ss_args
-    samples = {side: [] for side in cmds}
+def stats_of(samples):
+    walls = [r.wall for r in samples]
+    return {
+        "median": statistics.median(walls),
+        "min": min(walls),
+        "max": max(walls),
+        "cpu": statistics.median(r.cpu for r in samples),
+        "peak_mib": max(r.peak_kib for r in samples) / 1024,
+        "exact_rss": all(r.exact_rss for r in samples),
+    }
+
+
+def alternate(cmds, runs):
+    """Run the commands of `cmds` (label -> argv) in turn, one warm-up round then
+    `runs` timed rounds; return label -> stats (absent for a failed command)."""
+    samples = {label: [] for label in cmds}
     failed = set()
     for i in range(runs + 1):  # round 0 is the warm-up, not recorded
-        for side, argv in cmds.items():
-            if side in failed:
+        for label, argv in cmds.items():
+            if label in failed:
                 continue
             r = measure(argv)
             if r.rc != 0:
                 explain_failure(argv, r.rc, r.stderr)
-                failed.add(side)
+                failed.add(label)
             elif i > 0:
-                samples[side].append(r)
-    res = {"name": name, "cmds": cmds}
-    for side in ("sockdiag", "ss"):
-        s = samples.get(side)
-        if s:
-            walls = [r.wall for r in s]
-            res[side] = {
-                "median": statistics.median(walls),
-                "min": min(walls),
-                "max": max(walls),
-                "peak_mib": max(r.peak_kib for r in s) / 1024,
-                "exact_rss": all(r.exact_rss for r in s),
-            }
-    return res
+                samples[label].append(r)
+    return {label: stats_of(s) for label, s in samples.items() if s}
+
+
+def bench_pair(name, sockdiag, refs, runs):
+    """Alternate sockdiag and its reference for one pair; return a result dict.
+
+    refs: reference name ("ss", "floor") -> program path."""
+    sd_args, ref, ref_args = PAIRS[name]
+    cmds = {}  # insertion order = run order within a round: sockdiag, reference
+    if sockdiag:
+        cmds["sockdiag"] = [sockdiag] + sd_args
+    cmds[ref] = [refs[ref]] + ref_args
+    stats = alternate(cmds, runs)
+    return {"name": name, "cmds": cmds, "ref": ref,
+            "sockdiag": stats.get("sockdiag"), "other": stats.get(ref)}
 
 
 def fmt_ms(sec):
     return f"{sec * 1e3:.1f}"
 
 
-def fmt_ratio(sd, ss):
-    r = sd["median"] / ss["median"]
+def fmt_ratio(a, b, key="median"):
+    if not b[key]:
+        return "-"
+    r = a[key] / b[key]
     return f"{r:.2f}" if r >= 0.095 else f"{r:.2g}"
 
 
+def describe(label, argv, st):
+    shown = " ".join([label] + (argv or [])[1:])
+    if not st:
+        return f"{shown}: not measured"
+    bound = "" if st["exact_rss"] else " (ru_maxrss, upper bound)"
+    return (f"{shown}: median {fmt_ms(st['median'])} ms "
+            f"(min {fmt_ms(st['min'])}, max {fmt_ms(st['max'])}), "
+            f"CPU {fmt_ms(st['cpu'])} ms, peak RSS {st['peak_mib']:.1f} MiB{bound}")
+
+
 def report_pair(n, res):
-    sd, ss = res.get("sockdiag"), res.get("ss")
-
-    def side(label, argv, st):
-        if not st:
-            return f"{' '.join([label] + (argv or [])[1:])}: not measured"
-        bound = "" if st["exact_rss"] else " (ru_maxrss, upper bound)"
-        return (f"{' '.join([label] + argv[1:])}: median {fmt_ms(st['median'])} ms "
-                f"(min {fmt_ms(st['min'])}, max {fmt_ms(st['max'])}), "
-                f"peak RSS {st['peak_mib']:.1f} MiB{bound}")
-
+    sd, other, ref = res["sockdiag"], res["other"], res["ref"]
     log(f"  [{n}] {res['name']}")
-    log(f"      {side('sockdiag', res['cmds'].get('sockdiag'), sd)}")
-    log(f"      {side('ss', res['cmds']['ss'], ss)}")
-    if sd and ss:
-        log(f"      ratio sockdiag/ss = {fmt_ratio(sd, ss)}")
+    log(f"      {describe('sockdiag', res['cmds'].get('sockdiag'), sd)}")
+    log(f"      {describe(ref, res['cmds'][ref], other)}")
+    if sd and other:
+        log(f"      ratio sockdiag/{ref} = {fmt_ratio(sd, other)} "
+            f"(CPU time ratio {fmt_ratio(sd, other, 'cpu')})")
 
 
 def print_table(results):
     log()
-    log("Summary (medians; ratio < 1 means sockdiag is faster)")
-    hdr = f"{'N':>8}  {'pair':<10} {'sockdiag ms':>11} {'ss ms':>9} {'ratio':>6} {'sockdiag MiB':>12} {'ss MiB':>7}"
+    log("Summary (medians; ratio < 1 means sockdiag is faster; ref = ss, or floor for floor-*)")
+    hdr = (f"{'N':>8}  {'pair':<10} {'sockdiag ms':>11} {'ref ms':>9} {'ratio':>6} "
+           f"{'cpu ratio':>9} {'sockdiag MiB':>12} {'ref MiB':>7}")
     log(hdr)
     log("-" * len(hdr))
     for n, res in results:
-        sd, ss = res.get("sockdiag"), res.get("ss")
+        sd, other = res["sockdiag"], res["other"]
         cell = lambda st, k, f: f(st[k]) if st else "-"
-        ratio = fmt_ratio(sd, ss) if sd and ss else "-"
+        ratio = fmt_ratio(sd, other) if sd and other else "-"
+        cpu_ratio = fmt_ratio(sd, other, "cpu") if sd and other else "-"
         log(f"{n:>8}  {res['name']:<10} {cell(sd, 'median', fmt_ms):>11} "
-            f"{cell(ss, 'median', fmt_ms):>9} {ratio:>6} "
+            f"{cell(other, 'median', fmt_ms):>9} {ratio:>6} {cpu_ratio:>9} "
             f"{cell(sd, 'peak_mib', lambda v: f'{v:.1f}'):>12} "
-            f"{cell(ss, 'peak_mib', lambda v: f'{v:.1f}'):>7}")
+            f"{cell(other, 'peak_mib', lambda v: f'{v:.1f}'):>7}")
 
 
 def parse_sizes(text):
@@ -477,23 +524,146 @@ def parse_sizes(text):
     return sizes
 
 
+def compile_helpers(names, workdir):
+    """gcc benches/NAME.c -> workdir/NAME for each name; return name -> path."""
+    cc = shutil.which("gcc") or shutil.which("cc") or die("gcc not found (needed for benches/*.c)")
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = {}
+    for name in names:
+        src, exe = os.path.join(here, name + ".c"), os.path.join(workdir, name)
+        p = subprocess.run([cc, "-O2", "-Wall", "-o", exe, src], capture_output=True, text=True)
+        if p.returncode != 0:
+            die(f"{cc} {src} failed:\n{p.stderr}")
+        out[name] = exe
+    return out
+
+
+class HolderPopulation:
+    """`procs` processes (benches/holders.c) in the current netns, each holding
+    `pairs` ESTABLISHED pairs (both ends), `unbound` never-bound TCP sockets and
+    `unix_pairs` unix socketpairs; each TCP socket is dup()ed `dups` more times."""
+
+    def __init__(self, holders, procs, pairs, unbound, unix_pairs=0, dups=0):
+        self.argv = [holders, str(procs), str(pairs), str(unbound), str(unix_pairs), str(dups)]
+        self.expected = procs * (2 * pairs + unbound + 2 * unix_pairs)
+        self.expected_inuse = procs * 2 * pairs
+        self.proc = None
+
+    def start(self, timeout=300):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     preexec_fn=die_with_parent)
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline().decode().strip() if r else "(timeout)"
+        if not line.startswith("ready "):
+            self.stop()
+            die(f"holders: {line or 'exited without reporting'}")
+        held = int(line.split()[2])
+        if held != self.expected:
+            self.stop()
+            die(f"holders hold {held} sockets, expected {self.expected}")
+
+    def stop(self):
+        """EOF on the holders' stdin: it SIGKILLs its own children and reaps them."""
+        if self.proc is not None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # our own child, by pid
+                self.proc.wait()
+            self.proc = None
+
+
+def check_counts(expected_inuse, expected_estab):
+    inuse, estab = ss_tcp_counts()
+    for _ in range(50):  # exact per-netns counts; allow a moment to settle
+        if (inuse, estab) == (expected_inuse, expected_estab):
+            break
+        time.sleep(0.1)
+        inuse, estab = ss_tcp_counts()
+    if inuse != expected_inuse or estab != expected_estab:
+        die(f"ss -s disagrees: expected inuse {expected_inuse}, estab {expected_estab}; "
+            f"got {inuse}, {estab}")
+    return inuse, estab
+
+
+def run_procs_population(args, sockdiag, holders, ss):
+    """The --procs-population benchmark: many small processes, few sockets each."""
+    n = args.procs_population
+    log()
+    dups = f", each TCP descriptor dup()ed {args.procs_dups} more times" if args.procs_dups else ""
+    log(f"=== {n} processes, each {args.procs_pairs} ESTABLISHED pairs (both ends held) "
+        f"+ {args.procs_unbound} never-bound TCP sockets{dups} ===")
+    ino = enter_private_netns()
+    log(f"private netns net:[{ino}], lo up")
+    pop = HolderPopulation(holders, n, args.procs_pairs, args.procs_unbound, dups=args.procs_dups)
+    try:
+        t0 = time.perf_counter()
+        pop.start()
+        built = time.perf_counter() - t0
+        inuse, estab = check_counts(pop.expected_inuse, pop.expected_inuse)
+        log(f"built {pop.expected} TCP sockets ({pop.expected - pop.expected_inuse} never bound) "
+            f"in {n} processes in {built:.2f} s; ss -s: TCP inuse {inuse}, estab {estab}")
+        cmds = {label: [sockdiag] + a for label, a in PROCS_CMDS.items()}
+        if args.procs_ss:
+            cmds["ss -tanp"] = [ss, "-tanp"]
+        for label, argv in cmds.items():
+            lines = count_lines(argv)
+            shown = label if label.startswith("ss") else " ".join(["sockdiag"] + argv[1:])
+            log(f"  output lines: {shown:<26} "
+                f"{lines if lines is not None else 'FAILED'}")
+        log(f"  timing {', '.join(cmds)} in alternation: 1 warm-up + {args.runs} rounds ...")
+        stats = alternate(cmds, args.runs)
+        for label, argv in cmds.items():
+            log(f"      {describe('ss' if label.startswith('ss') else 'sockdiag', argv, stats.get(label))}")
+        log()
+        log(f"Ratios of medians, one run ({n} processes; target: each within 20x)")
+        ratios = PROCS_RATIOS + ([("list-tanp", "ss -tanp"), ("ss -tanp", "list-tan")]
+                                 if args.procs_ss else [])
+        for a, b in ratios:
+            if a in stats and b in stats:
+                log(f"  {a} / {b}: wall {fmt_ratio(stats[a], stats[b])}, "
+                    f"CPU {fmt_ratio(stats[a], stats[b], 'cpu')}")
+            else:
+                log(f"  {a} / {b}: not measured")
+    finally:
+        t0 = time.perf_counter()
+        pop.stop()
+        log(f"holders stopped and reaped in {time.perf_counter() - t0:.2f} s")
+
+
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sockets", default="10000,100000",
-                    help="comma-separated population sizes, total TCP sockets (10k suffix ok)")
+    ap.add_argument("--sockets", default=None,
+                    help="comma-separated population sizes, total TCP sockets (10k suffix ok); "
+                         "default 10000,100000, none with --procs-population")
     ap.add_argument("--runs", type=int, default=7, help="timed runs per command (plus one warm-up)")
     ap.add_argument("--procs", type=int, default=10, help="worker processes holding the sockets")
     ap.add_argument("--sockdiag", default=os.path.join(repo, "target/release/sockdiag"),
                     help="sockdiag binary (default: target/release/sockdiag in the repo)")
     ap.add_argument("--only", default=",".join(PAIRS),
                     help=f"comma-separated pairs among {','.join(PAIRS)}")
+    ap.add_argument("--procs-population", type=int, default=0, metavar="P",
+                    help="also (or, without --sockets, only) the process population: "
+                         "P processes holding a few sockets each")
+    ap.add_argument("--procs-pairs", type=int, default=5,
+                    help="ESTABLISHED pairs per process in the process population (default 5)")
+    ap.add_argument("--procs-unbound", type=int, default=5,
+                    help="never-bound TCP sockets per process in the process population (default 5)")
+    ap.add_argument("--procs-dups", type=int, default=0, metavar="K",
+                    help="dup() each TCP socket of the process population K more times: "
+                         "K+1 /proc/PID/fd links per socket (cost per link vs per process)")
+    ap.add_argument("--procs-ss", action="store_true",
+                    help="time `ss -tanp` too in the process population (about 5 s a run)")
     args = ap.parse_args()
 
     if os.geteuid() != 0:
         die("must run as root (unshare(CLONE_NEWNET), ss -p over every process)")
-    sizes = parse_sizes(args.sockets)
-    pairs = [p.strip() for p in args.only.split(",") if p.strip()]
+    if args.sockets is None:
+        args.sockets = "" if args.procs_population else "10000,100000"
+    sizes = parse_sizes(args.sockets) if args.sockets.strip() else []
+    pairs = [p.strip() for p in args.only.split(",") if p.strip()] if sizes else []
     for p in pairs:
         if p not in PAIRS:
             die(f"unknown pair {p!r} in --only (known: {', '.join(PAIRS)})")
@@ -501,20 +671,31 @@ def main():
     sockdiag = os.path.abspath(args.sockdiag)
     if not (os.path.isfile(sockdiag) and os.access(sockdiag, os.X_OK)):
         log(f"!! sockdiag binary not found or not executable: {sockdiag}")
-        log("!! (cargo build --release, or pass --sockdiag PATH); measuring ss only.")
+        if args.procs_population:
+            die("the process population measures sockdiag alone")
+        log("!! (cargo build --release, or pass --sockdiag PATH); measuring the references only.")
         sockdiag = None
 
     nofile = raise_nofile_limit()
     log(f"sockdiag: {sockdiag or '(none)'}")
     log(f"ss:       {ss} ({subprocess.run([ss, '-V'], capture_output=True, text=True).stdout.strip()})")
     log(f"RLIMIT_NOFILE {nofile}, {os.cpu_count()} CPUs, kernel {os.uname().release}, "
-        f"runs {args.runs} + 1 warm-up, pairs {','.join(pairs)}")
+        f"runs {args.runs} + 1 warm-up, pairs {','.join(pairs) or '-'}"
+        + (f", process population {args.procs_population}" if args.procs_population else ""))
 
     # Fixed cost in every timed run (fork of this driver, execve, two ptrace
     # stops): it pushes every ratio towards 1 when the commands are short.
     floor = statistics.median(measure(["/bin/true"]).wall for _ in range(7))
     log(f"spawn overhead (fork+exec+ptrace of /bin/true): {fmt_ms(floor)} ms, "
         f"included in every time below")
+
+    helpers_dir = tempfile.TemporaryDirectory(prefix="sockdiag-bench-")
+    wanted = (["floor"] if any(PAIRS[p][1] == "floor" for p in pairs) else []) + \
+             (["holders"] if args.procs_population else [])
+    helpers = compile_helpers(wanted, helpers_dir.name)
+    refs = {"ss": ss, **helpers}
+    if "floor" in helpers:
+        log(f"floor:    {helpers['floor']} (benches/floor.c, gcc -O2)")
 
     results = []
     for n in sizes:
@@ -531,25 +712,24 @@ def main():
             t0 = time.perf_counter()
             pop.start()
             built = time.perf_counter() - t0
-            inuse, estab = ss_tcp_counts()
-            for _ in range(50):  # exact per-netns counts; allow a moment to settle
-                if (inuse, estab) == (pop.expected, pop.expected_estab):
-                    break
-                time.sleep(0.1)
-                inuse, estab = ss_tcp_counts()
+            inuse, estab = check_counts(pop.expected, pop.expected_estab)
             log(f"built {pop.expected} sockets in {built:.2f} s; "
                 f"ss -s: TCP inuse {inuse}, estab {estab}")
-            if inuse != pop.expected or estab != pop.expected_estab:
-                die(f"ss -s disagrees: expected inuse {pop.expected}, estab {pop.expected_estab}")
 
             # Output sizes, once: both sides should have done the same work.
-            # ss prints one header line; sockdiag's format is its own.
+            # ss prints one header line, floor one count; sockdiag's format is its own.
             seen = set()
             for p in pairs:
-                for side, argv in (("sockdiag", [sockdiag] + PAIRS[p][0] if sockdiag else None),
-                                   ("ss", [ss] + PAIRS[p][1])):
+                sd_args, ref, ref_args = PAIRS[p]
+                for side, argv in (("sockdiag", [sockdiag] + sd_args if sockdiag else None),
+                                   (ref, [refs[ref]] + ref_args)):
                     if argv and tuple(argv) not in seen:
                         seen.add(tuple(argv))
+                        if ref == "floor" and side == ref:
+                            p_out = subprocess.run(argv, capture_output=True, text=True)
+                            what = f"{p_out.stdout.strip()} messages" if p_out.returncode == 0 else "FAILED"
+                            log(f"  floor count:  {' '.join([side] + argv[1:]):<22} {what}")
+                            continue
                         lines = count_lines(argv)
                         shown = " ".join([side] + argv[1:])
                         log(f"  output lines: {shown:<22} "
@@ -557,14 +737,18 @@ def main():
 
             for p in pairs:
                 log(f"  timing {p}: 1 warm-up + {args.runs} runs of each side ...")
-                res = bench_pair(p, sockdiag, ss, args.runs)
+                res = bench_pair(p, sockdiag, refs, args.runs)
                 report_pair(n, res)
                 results.append((n, res))
         finally:
             t0 = time.perf_counter()
             pop.stop()
             log(f"workers stopped and reaped in {time.perf_counter() - t0:.2f} s")
-    print_table(results)
+    if results:
+        print_table(results)
+    if args.procs_population:
+        run_procs_population(args, sockdiag, helpers["holders"], ss)
+    helpers_dir.cleanup()
 
 
 if __name__ == "__main__":
