@@ -86,20 +86,6 @@ pub fn is_full_socket(socket: &Socket) -> bool {
     !socket.timewait && socket.state != State::SYN_RECV && socket.state != State::NEW_SYN_RECV
 }
 
-/// The TCP dumps of a namespace: both families, every state.
-const TCP_DUMPS: [Request; 2] = [
-    Request {
-        proto: Proto::Tcp,
-        family: Family::Inet,
-        states: State::ALL_BITS,
-    },
-    Request {
-        proto: Proto::Tcp,
-        family: Family::Inet6,
-        states: State::ALL_BITS,
-    },
-];
-
 /// The dumps whose inodes spare the walk a question per held socket.
 const OTHER_DUMPS: [Request; 5] = [
     Request {
@@ -153,12 +139,10 @@ pub fn take(
         census.interrupted = 0;
         census.undecodable.clear();
         census.before = sockstat::read_dir(counters)?;
-        for request in TCP_DUMPS {
-            let (rows, stats) = dump_tcp(diag, &request, support)?;
-            census.note(&stats);
-            for socket in rows {
-                census.add_tcp(socket);
-            }
+        let (rows, stats) = dump_tcp(diag, support)?;
+        census.note(&stats);
+        for socket in rows {
+            census.add_tcp(socket);
         }
         census.after = sockstat::read_dir(counters)?;
         if settled(&census.before, &census.after) || census.attempts == MAX_ATTEMPTS {
@@ -191,29 +175,38 @@ pub fn settled(before: &Counters, after: &Counters) -> bool {
     (before.tcp_inuse, before.tcp6_inuse, before.tcp_tw) == (after.tcp_inuse, after.tcp6_inuse, after.tcp_tw)
 }
 
-/// One TCP dump into a vector, run again once if interrupted (`NLM_F_DUMP_INTR`; the second
-/// outcome stands). The first IPv4 dump of a collector also learns whether the kernel dumps
-/// bound-inactive sockets; a bound-inactive row proves it without the probe.
+/// The namespace's TCP sockets, both families and every state in one dump, run again once if
+/// interrupted (`NLM_F_DUMP_INTR`; the second outcome stands). The first dump of a collector
+/// also learns whether the kernel dumps bound-inactive sockets; a bound-inactive row proves
+/// it without the probe.
 fn dump_tcp(
     diag: &mut DiagSocket,
-    request: &Request,
     support: &mut BoundInactive,
 ) -> Result<(Vec<Socket>, DumpStats), DiagError> {
     let mut rows = Vec::new();
     let mut run = |diag: &mut DiagSocket, rows: &mut Vec<Socket>| -> Result<DumpStats, DiagError> {
         rows.clear();
-        if *support == BoundInactive::Unknown && request.family == Family::Inet {
-            let (_probe, inode) = probe_socket()?;
-            let (stats, seen) = diag.dump_probing(request, inode, |row| rows.push(row))?;
+        let probe = match *support {
+            BoundInactive::Unknown => Some(probe_socket()?),
+            _ => None,
+        };
+        let probe_inode = probe.as_ref().map(|(_, inode)| *inode);
+        let mut seen = false;
+        let stats = diag.dump_tcp_both_families(State::ALL_BITS, |row| {
+            if Some(row.inode) == probe_inode && row.state == State::CLOSE {
+                seen = true;
+            } else {
+                rows.push(row);
+            }
+        })?;
+        if probe.is_some() {
             *support = if seen {
                 BoundInactive::Dumped
             } else {
                 BoundInactive::NotDumped
             };
-            Ok(stats)
-        } else {
-            diag.dump(request, |row| rows.push(row))
         }
+        Ok(stats)
     };
     let stats = run(diag, &mut rows)?;
     if !stats.interrupted {
@@ -286,8 +279,8 @@ mod tests {
     fn a_dump_interrupted_once_is_taken_again() {
         let census = take_replay(vec![
             rows(vec![established(10), established(11)], true),
-            rows(vec![established(10)], false), // the retry of the IPv4 dump stands
-            rows(vec![TIMEWAIT_FIN_WAIT2.to_vec()], false),
+            // The retry of the TCP dump stands.
+            rows(vec![established(10), TIMEWAIT_FIN_WAIT2.to_vec()], false),
         ]);
         assert_eq!(census.interrupted, 0);
         assert_eq!(census.full(), 1);
@@ -298,12 +291,10 @@ mod tests {
     #[test]
     fn a_dump_interrupted_every_time_is_counted() {
         let census = take_replay(vec![
-            rows(vec![established(10)], true),
-            rows(vec![established(10)], true),
-            rows(vec![established(12)], true),
-            rows(vec![established(12)], true),
+            rows(vec![established(10), established(12)], true),
+            rows(vec![established(10), established(12)], true),
         ]);
-        assert_eq!(census.interrupted, 2, "both families, after their retry");
+        assert_eq!(census.interrupted, 1, "the TCP dump, after its retry");
         assert_eq!(census.full(), 2);
     }
 
@@ -311,13 +302,12 @@ mod tests {
     fn raw_without_its_diag_module_is_noted_not_fatal() {
         let enoent = |rows| Answer::ErrorAfter { rows, errno: -2 };
         let census = take_replay(vec![
-            rows(vec![established(10)], false),
-            rows(Vec::new(), false),
-            rows(Vec::new(), false), // udp
-            rows(Vec::new(), false), // udp6
-            rows(Vec::new(), false), // unix
-            enoent(Vec::new()),      // raw
-            enoent(Vec::new()),      // raw6
+            rows(vec![established(10)], false), // tcp, both families
+            rows(Vec::new(), false),            // udp
+            rows(Vec::new(), false),            // udp6
+            rows(Vec::new(), false),            // unix
+            enoent(Vec::new()),                 // raw
+            enoent(Vec::new()),                 // raw6
         ]);
         assert_eq!(census.unsupported, [Proto::Raw]);
         assert_eq!(census.full(), 1);

@@ -57,7 +57,8 @@ pub fn frames(datagram: &[u8], port: u32, seq: u32) -> Result<(Vec<Frame<'_>>, b
                     .ok_or_else(|| FramingError("NLMSG_ERROR without error code".into()))?;
                 Frame::Error(code)
             }
-            SOCK_DIAG_BY_FAMILY => Frame::Row(payload),
+            // The answer to the compat request of `request::tcp_both_families` has its type.
+            SOCK_DIAG_BY_FAMILY | super::request::TCPDIAG_GETSOCK => Frame::Row(payload),
             _ => continue,
         };
         out.push(frame);

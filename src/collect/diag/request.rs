@@ -80,6 +80,33 @@ impl Request {
     }
 }
 
+/// `TCPDIAG_GETSOCK` (`linux/inet_diag.h`): the original inet_diag request type.
+pub const TCPDIAG_GETSOCK: u16 = 18;
+
+/// A dump of TCP sockets of both families in one request: the original `TCPDIAG_GETSOCK`
+/// with `struct inet_diag_req` (family, source and destination lengths, ext, the 48-byte
+/// `inet_diag_sockid`, `idiag_states`, `idiag_dbs`), which `inet_diag_dump_compat` serves
+/// with `sdiag_family = AF_UNSPEC`: one walk of the global hash tables returns IPv4 and IPv6
+/// sockets alike, where `SOCK_DIAG_BY_FAMILY` needs a walk per family (and refuses
+/// `AF_UNSPEC`). The kernel answers with messages of type `TCPDIAG_GETSOCK`, each an
+/// `inet_diag_msg` as usual. Every kernel that has sock_diag serves it (net/ipv4/inet_diag.c
+/// `inet_diag_rcv_msg_compat`).
+pub fn tcp_both_families(states: u32, seq: u32) -> Vec<u8> {
+    const REQ_LEN: usize = 4 + 48 + 4 + 4;
+    let mut bytes = Vec::with_capacity(NLMSG_HDRLEN + REQ_LEN);
+    bytes.extend_from_slice(&((NLMSG_HDRLEN + REQ_LEN) as u32).to_ne_bytes());
+    bytes.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    bytes.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    bytes.extend_from_slice(&seq.to_ne_bytes());
+    bytes.extend_from_slice(&0u32.to_ne_bytes()); // port: the kernel fills ours in
+    bytes.push(AF_INET); // idiag_family: overridden by AF_UNSPEC for a dump
+    bytes.extend_from_slice(&[0, 0, 0]); // src_len, dst_len, ext
+    bytes.extend_from_slice(&[0; 48]); // inet_diag_sockid: no socket in particular
+    bytes.extend_from_slice(&states.to_ne_bytes());
+    bytes.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs, not implemented
+    bytes
+}
+
 /// `UDIAG_SHOW_UID` = 0x40 (Linux 5.3, `linux/unix_diag.h`), missing from the crate's
 /// `ShowFlags`. Not `1 << UNIX_DIAG_UID` (attribute 7): the show bits are numbered apart from
 /// the attributes they ask for (`UDIAG_SHOW_RQLEN` 0x10 asks for `UNIX_DIAG_RQLEN` = 4, but
@@ -133,6 +160,16 @@ mod tests {
             16 + 24,
             "unix_diag takes no filter"
         );
+    }
+
+    #[test]
+    fn tcp_both_families_is_the_compat_request() {
+        let bytes = tcp_both_families(State::ALL_BITS, 5);
+        assert_eq!(bytes.len(), 16 + 60, "nlmsghdr + inet_diag_req");
+        // nlmsghdr: len 76, type 18 (TCPDIAG_GETSOCK), flags REQUEST|DUMP, seq 5
+        assert_eq!(&bytes[..12], &[76, 0, 0, 0, 18, 0, 0x01, 0x03, 5, 0, 0, 0]);
+        assert_eq!(bytes[16], 2, "AF_INET, which a dump overrides with AF_UNSPEC");
+        assert_eq!(&bytes[68..72], &State::ALL_BITS.to_ne_bytes(), "idiag_states");
     }
 
     #[test]
