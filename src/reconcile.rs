@@ -13,11 +13,63 @@
 //!           + unexplained                     fds in flight, kernel sockets, what we could not see
 //! ```
 //!
+//! (MPTCP subflows are TCP sockets of these terms; see [MPTCP](#mptcp).)
+//!
 //! `unexplained` is what is left, never forced to zero, and comes with its bound: the
 //! counters are read one after another while sockets come and go, so the terms hold only up
 //! to the movement measured during the collection ([`Consistency::drift`]): the spread of the
 //! global `alloc` over every counter read, plus how much N's own `inuse − tw` moved across
 //! its dump. An `unexplained` within that bound is not a finding.
+//!
+//! # MPTCP
+//!
+//! An MPTCP socket (`socket(AF_INET[6], SOCK_STREAM, IPPROTO_MPTCP = 262)`, net/mptcp) is
+//! not counted by `TCP: alloc`; its subflows are full TCP sockets, which are (+1 each at
+//! `tcp_init_sock`). The first subflow is created on first need by `__mptcp_nmpc_sk` (bind,
+//! listen, connect, and the socket options that must reach it: `SO_REUSEADDR`,
+//! `SO_BINDTODEVICE`, `TCP_FASTOPEN`..., and `getsockopt(TCP_INFO)` through
+//! `mptcp_getsockopt_first_sf_only`), through `mptcp_subflow_create_socket`: a kernel socket
+//! (one more in `sockets: used`) with no descriptor, whose inode is set to the MPTCP
+//! socket's, so that the TCP dumps list it under that inode and its holders. What each term
+//! does with it, per MPTCP socket, measured in a private namespace on Linux 6.18 (alloc is
+//! the subflows': `tests/mptcp.rs` pins each row):
+//!
+//! ```text
+//! MPTCP socket               alloc inuse  TCP dump (ss -tan)         ss -M    term
+//! created only                 0     0    -                          -        none
+//! created, then SO_REUSEADDR  +1     0    - (TCP_CLOSE, unhashed)    -        unbound
+//! bound                       +1     0    CLOSE (bit 13), its inode  -        bound_inactive
+//! listening                   +1    +1    LISTEN, its inode          LISTEN   none
+//! connected, and accepted     +2    +2    2 ESTAB, their inodes      2 ESTAB  none
+//! connect refused (v4, v6)    +1     0    - (port released)          -        unbound
+//! fallen back to TCP, reset   +1     0    -                          -        unbound
+//! closed by the application   +1    +1    ESTAB, former inode        orphan   none
+//! closed and torn down         0     0    TIME_WAIT minisock         -        time_wait
+//! ```
+//!
+//! `system.sockprotoname` of the MPTCP socket's descriptor is `MPTCP` or `MPTCPv6`, never
+//! `TCP`, so the fd walk asks it (`pidfd_getfd`, `SIOCGSKNS`: the subflows are in the MPTCP
+//! socket's namespace) for its subflows with `getsockopt(SOL_MPTCP, MPTCP_TCPINFO)`
+//! (`mptcp_getsockopt_tcpinfo`, which walks the subflow list and creates nothing), never
+//! with `TCP_INFO`, which would create the first subflow and so move `alloc` by asking. A
+//! socket fallen back to plain TCP answers SOL_MPTCP with EOPNOTSUPP (`__mptcp_tcp_fallback`
+//! hands every option to its one subflow): `TCP_INFO` then reads that existing subflow.
+//! Each subflow in TCP_CLOSE of an MPTCP socket no dump returned is an unbound TCP socket
+//! held through the MPTCP socket, and counted in `unbound` (or `other_netns`); a bound one
+//! is a dumped bound-inactive row. [`Finding::MptcpSubflows`] names both shares with their
+//! counts, so none of it is left in `unexplained` under a generic cause.
+//!
+//! `mptcp_diag` is not used: `mptcp_diag_dump` walks the token table
+//! (`mptcp_token_iter_next`: connecting, connected and orphaned MPTCP sockets) and, through
+//! `mptcp_diag_dump_listeners`, the listening subflows; the created, bound and refused MPTCP
+//! sockets, whose subflows are the ones in `closed`, have no token and are in neither (ss
+//! `-M` shows none of them). Its protocol (262) does not fit `sdiag_protocol` (u8): a request
+//! carries it in the `INET_DIAG_REQ_PROTOCOL` u32 attribute (`inet_diag_get_protocol`).
+//! Orphaned MPTCP connections (closed by the application, still tearing down) keep their
+//! subflows hashed, dumped under the former inode, and in `inuse`: they cancel out of
+//! `closed`. A subflow in TCP_CLOSE that no descriptor reaches (an orphaned connection's
+//! first subflow kept by `__mptcp_close_ssk` until the MPTCP socket is destroyed) stays in
+//! `unexplained`.
 //!
 //! Nothing here does I/O: a command collects a [`HostCollection`], [`reconcile`] turns it
 //! into a [`Report`] whose [`Finding`]s are data, and `render` words them.

@@ -9,9 +9,10 @@
 //! | created only                              | none yet: nothing counted       | none        |
 //! | created, then a socket option (SO_REUSEADDR) | created, TCP_CLOSE, unhashed | unbound     |
 //! | bound                                     | bound-inactive, dumped          | bound_inactive |
-//! | connect refused (IPv6)                    | TCP_CLOSE, port released        | unbound     |
+//! | connect refused (IPv4, IPv6)              | TCP_CLOSE, port released        | unbound     |
 //! | listening, connected, accepted            | hashed (inuse): cancels out     | none        |
 //! | fallen back to TCP, then reset            | TCP_CLOSE, asked via TCP_INFO   | unbound     |
+//! | connected, closed by the application      | orphan: still hashed            | none        |
 //! | closed                                    | freed with it                   | none        |
 //!
 //! One test, steps in order: every step checks the whole namespace, and sockets of a
@@ -217,6 +218,11 @@ fn mptcp_sockets_in_every_state() {
     );
     assert_eq!(term(&report, "unbound"), unbound0 + 1);
     assert_eq!(
+        int(&report["ss"]["tcp"]["ip"]),
+        0,
+        "an unhashed subflow is not in inuse"
+    );
+    assert_eq!(
         close_row(&report, common::inode(&with_option)),
         Some(("unbound".into(), "inet".into(), None)),
         "listed under the MPTCP socket's inode"
@@ -258,11 +264,21 @@ fn mptcp_sockets_in_every_state() {
         rustix::net::connect(&refused, &nobody),
         Err(rustix::io::Errno::CONNREFUSED)
     );
+    let refused4 = mptcp(false);
+    let nobody4: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+    assert_eq!(
+        rustix::net::connect(&refused4, &nobody4),
+        Err(rustix::io::Errno::CONNREFUSED)
+    );
     let report = summary_within_drift("refused");
     let expected = Share {
-        unbound: expected.unbound + 1,
+        unbound: expected.unbound + 2,
         ..expected
     };
+    assert_eq!(
+        close_row(&report, common::inode(&refused4)),
+        Some(("unbound".into(), "inet".into(), None))
+    );
     assert_eq!(named_share(&report), expected);
     assert_eq!(
         close_row(&report, common::inode(&refused)),
@@ -307,12 +323,30 @@ fn mptcp_sockets_in_every_state() {
         Some(("unbound".into(), "inet".into(), None))
     );
 
+    assert_eq!(int(&report["ss"]["tcp"]["ip"]), 3, "the reset subflow left inuse");
+
+    // The client closed first: an orphaned MPTCP connection (ss -M: FIN-WAIT-2, inode 0)
+    // whose subflow is still ESTABLISHED, hashed and dumped under its former inode: in inuse
+    // as in alloc, no term.
+    drop(client);
+    std::thread::sleep(Duration::from_millis(100));
+    let report = summary_within_drift("orphaned");
+    assert_eq!(named_share(&report), expected);
+    assert_eq!(
+        int(&report["ss"]["tcp"]["ip"]),
+        3,
+        "the orphan's subflow is still hashed"
+    );
+
     // Closed: every subflow goes with its MPTCP socket (the connected ones through the usual
     // TCP teardown: a timewait minisock, in time_wait).
-    drop((created, with_option, bound, refused, fallen_back));
-    drop((client, accepted, listener));
+    drop((created, with_option, bound, refused, refused4, fallen_back));
+    drop((accepted, listener));
     std::thread::sleep(Duration::from_millis(200));
     let report = summary_within_drift("closed");
+    assert_eq!(int(&report["ss"]["tcp"]["ip"]), 0);
+    assert_eq!(int(&report["ss"]["tcp"]["ipv6"]), 0);
+    assert_eq!(sockets_used(&report), used0, "every subflow freed");
     assert_eq!(named_share(&report), Share::default());
     assert_eq!(term(&report, "unbound"), unbound0);
     assert_eq!(term(&report, "bound_inactive"), bound0);
