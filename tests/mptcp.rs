@@ -164,9 +164,27 @@ fn close_row(report: &Value, inode: u32) -> Option<(String, String, Option<Strin
     ))
 }
 
-/// `sockets: used` of this namespace as the report prints it (`ss.total`).
-fn sockets_used(report: &Value) -> i64 {
-    int(&report["ss"]["total"])
+/// Waits until `sockets: used` of this thread's namespace is `expected` and says whether it
+/// got there. Only this test's sockets are in its private namespace, but the netlink sockets
+/// of the commands it ran (`ip`, sockdiag) linger in the count for an RCU grace period.
+fn sockets_used_reaches(expected: u64) -> Result<(), u64> {
+    let read = || {
+        let text = std::fs::read_to_string("/proc/thread-self/net/sockstat").expect("sockstat");
+        let used = text
+            .lines()
+            .find_map(|l| l.strip_prefix("sockets: used "))
+            .expect("sockets: used");
+        used.trim().parse::<u64>().expect("number")
+    };
+    let mut used = read();
+    for _ in 0..100 {
+        if used == expected {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        used = read();
+    }
+    Err(used)
 }
 
 fn term(report: &Value, name: &str) -> i64 {
@@ -181,11 +199,8 @@ fn mptcp_sockets_in_every_state() {
     }
     let base = summary_within_drift("empty namespace");
     assert_eq!(named_share(&base), Share::default());
-    let (used0, unbound0, bound0) = (
-        sockets_used(&base),
-        term(&base, "unbound"),
-        term(&base, "bound_inactive"),
-    );
+    let (unbound0, bound0) = (term(&base, "unbound"), term(&base, "bound_inactive"));
+    assert_eq!(sockets_used_reaches(0), Ok(()), "an empty namespace");
 
     // Created only: no subflow yet (`__mptcp_nmpc_sk` runs at the first need), so nothing
     // in TCP alloc: one struct socket, no term. Asking it (MPTCP_TCPINFO) creates none: a
@@ -194,9 +209,9 @@ fn mptcp_sockets_in_every_state() {
     let report = summary_within_drift("created");
     assert_eq!(named_share(&report), Share::default());
     assert_eq!(close_row(&report, common::inode(&created)), None);
-    assert_eq!(sockets_used(&report), used0 + 1, "the MPTCP socket alone");
+    assert_eq!(sockets_used_reaches(1), Ok(()), "the MPTCP socket alone");
     let report = summary_within_drift("created, asked again");
-    assert_eq!(sockets_used(&report), used0 + 1, "sockdiag created no subflow");
+    assert_eq!(sockets_used_reaches(1), Ok(()), "sockdiag created no subflow");
     assert_eq!(term(&report, "unbound"), unbound0);
 
     // A socket option the first subflow must carry creates it: a TCP socket in TCP_CLOSE,
@@ -205,8 +220,8 @@ fn mptcp_sockets_in_every_state() {
     rustix::net::sockopt::set_socket_reuseaddr(&with_option, true).expect("SO_REUSEADDR");
     let report = summary_within_drift("created with an option");
     assert_eq!(
-        sockets_used(&report),
-        used0 + 3,
+        sockets_used_reaches(3),
+        Ok(()),
         "a subflow is a kernel struct socket of the namespace"
     );
     assert_eq!(
@@ -346,7 +361,7 @@ fn mptcp_sockets_in_every_state() {
     let report = summary_within_drift("closed");
     assert_eq!(int(&report["ss"]["tcp"]["ip"]), 0);
     assert_eq!(int(&report["ss"]["tcp"]["ipv6"]), 0);
-    assert_eq!(sockets_used(&report), used0, "every subflow freed");
+    assert_eq!(sockets_used_reaches(0), Ok(()), "every subflow freed");
     assert_eq!(named_share(&report), Share::default());
     assert_eq!(term(&report, "unbound"), unbound0);
     assert_eq!(term(&report, "bound_inactive"), bound0);
