@@ -146,6 +146,7 @@ JSON OUTPUT
                  processes_vanished {count}, namespaces_not_entered {count},
                  unplaced {count}, placed_by_holder {count}, changed_since_dump {count},
                  closed_during_walk {count}, unowned_bound_inactive {count},
+                 mptcp_subflows {unbound, bound_inactive, unasked},
                  interrupted_dumps {count}, undecodable {detail}, unsupported {proto},
                  unsettled {attempts}, unexplained {count, drift}, container_view {hidden},
                  overcounted {count, drift}, saved_ss_differs {figures}
