@@ -300,6 +300,22 @@ fn mptcp_sockets_in_every_state() {
         Some(("unbound".into(), "inet6".into(), None))
     );
 
+    // --all-netns sees the same share in this namespace (and whatever other namespaces hold).
+    let out = common::sockdiag(&["summary", "--all-netns", "--json"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let all: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let host_share = all["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["kind"] == "mptcp_subflows")
+        .unwrap_or_else(|| panic!("--all-netns names the MPTCP share: {}", all["findings"]));
+    assert!(
+        host_share["unbound"].as_u64() >= Some(expected.unbound)
+            && host_share["bound_inactive"].as_u64() >= Some(expected.bound_inactive),
+        "{host_share} covers {expected:?}"
+    );
+
     // Listening, connected, accepted: each subflow is hashed, in inuse as in alloc: in no
     // term, and the share named stays what it was.
     let listener = mptcp(false);
