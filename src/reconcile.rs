@@ -67,9 +67,9 @@
 //! carries it in the `INET_DIAG_REQ_PROTOCOL` u32 attribute (`inet_diag_get_protocol`).
 //! Orphaned MPTCP connections (closed by the application, still tearing down) keep their
 //! subflows hashed, dumped under the former inode, and in `inuse`: they cancel out of
-//! `closed`. A subflow in TCP_CLOSE that no descriptor reaches (an orphaned connection's
-//! first subflow kept by `__mptcp_close_ssk` until the MPTCP socket is destroyed) stays in
-//! `unexplained`.
+//! `closed`. A subflow in TCP_CLOSE that no descriptor reaches stays in `unexplained`: from
+//! reading `__mptcp_close_ssk` (not measured), an orphaned connection's first subflow may be
+//! kept, disconnected, until its MPTCP socket is destroyed (`net.mptcp.close_timeout`).
 //!
 //! Nothing here does I/O: a command collects a [`HostCollection`], [`reconcile`] turns it
 //! into a [`Report`] whose [`Finding`]s are data, and `render` words them.
@@ -233,7 +233,7 @@ pub enum Finding {
     /// Bound-inactive sockets that no inspected process holds: in flight in an SCM_RIGHTS
     /// message, or held by a process not inspected.
     UnownedBoundInactive { count: u64 },
-    /// The MPTCP share of the terms: first subflows of MPTCP sockets (kernel TCP sockets held
+    /// The MPTCP share of the terms: subflows of MPTCP sockets (kernel TCP sockets held
     /// through the MPTCP socket) counted in `unbound` and in `bound_inactive`, and held MPTCP
     /// sockets that could not be asked for their subflows (their share is in unexplained).
     MptcpSubflows {
