@@ -25,12 +25,13 @@
 //! MPTCP: an MPTCP socket (`IPPROTO_MPTCP`, `system.sockprotoname` `MPTCP` or `MPTCPv6`) is
 //! not a TCP socket and `TCP: alloc` does not count it; its subflows are TCP sockets, which
 //! it does (+1 at `tcp_init_sock` of each). The first subflow is created only when needed
-//! (`__mptcp_nmpc_sk`: bind, listen, connect, or a TCP-level option) by
+//! (`__mptcp_nmpc_sk`: bind, listen, connect, or an option it must carry) by
 //! `mptcp_subflow_create_socket`, a kernel socket with no descriptor of its own whose inode
 //! is set to the MPTCP socket's: a dump that returns a subflow returns the MPTCP socket's
-//! inode, and its owners are the MPTCP socket's holders. Bound, listening or connected, the
-//! subflow is hashed and dumped like any TCP socket, and counted in its term. Never bound
-//! (a TCP option asked for) or after a refused connect, it is in TCP_CLOSE, unhashed, in
+//! inode, and its owners are the MPTCP socket's holders. Bound, the subflow is dumped as
+//! bound-inactive; listening or connected, it is hashed and dumped like any TCP socket, and
+//! counted in its term. Never bound
+//! (an option set or asked for) or after a refused connect, it is in TCP_CLOSE, unhashed, in
 //! `alloc` and in no dump: a held MPTCP socket no dump returned is asked for its subflows
 //! (`MPTCP_TCPINFO`, see [`sys`]), and each one in TCP_CLOSE is held like an unbound TCP
 //! socket ([`HeldTcp::mptcp`]).
