@@ -92,7 +92,9 @@ THE RECONCILIATION
                   told apart from full sockets by their timer)
   bound_inactive  bound-but-inactive TCP sockets the dump returned (null before Linux 6.8)
   unbound         TCP sockets held by a process that no dump returns (never bound, or port
-                  released after a failed connect) and created in this namespace
+                  released after a failed connect) and created in this namespace, the
+                  TCP_CLOSE subflows of MPTCP sockets included (held through the MPTCP
+                  socket, listed under its inode; a note gives their count)
   other_netns     full TCP sockets of every other network namespace found through
                   /proc/*/ns/net, /run/netns and the sockets themselves (TCP alloc is
                   system-wide)
@@ -144,6 +146,7 @@ JSON OUTPUT
                  processes_vanished {count}, namespaces_not_entered {count},
                  unplaced {count}, placed_by_holder {count}, changed_since_dump {count},
                  closed_during_walk {count}, unowned_bound_inactive {count},
+                 mptcp_subflows {unbound, bound_inactive, unasked},
                  interrupted_dumps {count}, undecodable {detail}, unsupported {proto},
                  unsettled {attempts}, unexplained {count, drift}, container_view {hidden},
                  overcounted {count, drift}, saved_ss_differs {figures}

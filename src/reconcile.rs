@@ -13,11 +13,63 @@
 //!           + unexplained                     fds in flight, kernel sockets, what we could not see
 //! ```
 //!
+//! (MPTCP subflows are TCP sockets of these terms; see [MPTCP](#mptcp).)
+//!
 //! `unexplained` is what is left, never forced to zero, and comes with its bound: the
 //! counters are read one after another while sockets come and go, so the terms hold only up
 //! to the movement measured during the collection ([`Consistency::drift`]): the spread of the
 //! global `alloc` over every counter read, plus how much N's own `inuse − tw` moved across
 //! its dump. An `unexplained` within that bound is not a finding.
+//!
+//! # MPTCP
+//!
+//! An MPTCP socket (`socket(AF_INET[6], SOCK_STREAM, IPPROTO_MPTCP = 262)`, net/mptcp) is
+//! not counted by `TCP: alloc`; its subflows are full TCP sockets, which are (+1 each at
+//! `tcp_init_sock`). The first subflow is created on first need by `__mptcp_nmpc_sk` (bind,
+//! listen, connect, and the socket options that must reach it: `SO_REUSEADDR`,
+//! `SO_BINDTODEVICE`, `TCP_FASTOPEN`..., and `getsockopt(TCP_INFO)` through
+//! `mptcp_getsockopt_first_sf_only`), through `mptcp_subflow_create_socket`: a kernel socket
+//! (one more in `sockets: used`) with no descriptor, whose inode is set to the MPTCP
+//! socket's, so that the TCP dumps list it under that inode and its holders. What each term
+//! does with it, per MPTCP socket, measured in a private namespace on Linux 6.18 (alloc is
+//! the subflows': `tests/mptcp.rs` pins each row):
+//!
+//! ```text
+//! MPTCP socket               alloc inuse  TCP dump (ss -tan)         ss -M    term
+//! created only                 0     0    -                          -        none
+//! created, then SO_REUSEADDR  +1     0    - (TCP_CLOSE, unhashed)    -        unbound
+//! bound                       +1     0    CLOSE (bit 13), its inode  -        bound_inactive
+//! listening                   +1    +1    LISTEN, its inode          LISTEN   none
+//! connected, and accepted     +2    +2    2 ESTAB, their inodes      2 ESTAB  none
+//! connect refused (v4, v6)    +1     0    - (port released)          -        unbound
+//! fallen back to TCP, reset   +1     0    -                          -        unbound
+//! closed by the application   +1    +1    ESTAB, former inode        orphan   none
+//! closed and torn down         0     0    TIME_WAIT minisock         -        time_wait
+//! ```
+//!
+//! `system.sockprotoname` of the MPTCP socket's descriptor is `MPTCP` or `MPTCPv6`, never
+//! `TCP`, so the fd walk asks it (`pidfd_getfd`, `SIOCGSKNS`: the subflows are in the MPTCP
+//! socket's namespace) for its subflows with `getsockopt(SOL_MPTCP, MPTCP_TCPINFO)`
+//! (`mptcp_getsockopt_tcpinfo`, which walks the subflow list and creates nothing), never
+//! with `TCP_INFO`, which would create the first subflow and so move `alloc` by asking. A
+//! socket fallen back to plain TCP answers SOL_MPTCP with EOPNOTSUPP (`__mptcp_tcp_fallback`
+//! hands every option to its one subflow): `TCP_INFO` then reads that existing subflow.
+//! Each subflow in TCP_CLOSE of an MPTCP socket no dump returned is an unbound TCP socket
+//! held through the MPTCP socket, and counted in `unbound` (or `other_netns`); a bound one
+//! is a dumped bound-inactive row. [`Finding::MptcpSubflows`] names both shares with their
+//! counts, so none of it is left in `unexplained` under a generic cause.
+//!
+//! `mptcp_diag` is not used: `mptcp_diag_dump` walks the token table
+//! (`mptcp_token_iter_next`: connecting, connected and orphaned MPTCP sockets) and, through
+//! `mptcp_diag_dump_listeners`, the listening subflows; the created, bound and refused MPTCP
+//! sockets, whose subflows are the ones in `closed`, have no token and are in neither (ss
+//! `-M` shows none of them). Its protocol (262) does not fit `sdiag_protocol` (u8): a request
+//! carries it in the `INET_DIAG_REQ_PROTOCOL` u32 attribute (`inet_diag_get_protocol`).
+//! Orphaned MPTCP connections (closed by the application, still tearing down) keep their
+//! subflows hashed, dumped under the former inode, and in `inuse`: they cancel out of
+//! `closed`. A subflow in TCP_CLOSE that no descriptor reaches stays in `unexplained`: from
+//! reading `__mptcp_close_ssk` (not measured), an orphaned connection's first subflow may be
+//! kept, disconnected, until its MPTCP socket is destroyed (`net.mptcp.close_timeout`).
 //!
 //! Nothing here does I/O: a command collects a [`HostCollection`], [`reconcile`] turns it
 //! into a [`Report`] whose [`Finding`]s are data, and `render` words them.
@@ -181,6 +233,14 @@ pub enum Finding {
     /// Bound-inactive sockets that no inspected process holds: in flight in an SCM_RIGHTS
     /// message, or held by a process not inspected.
     UnownedBoundInactive { count: u64 },
+    /// The MPTCP share of the terms: subflows of MPTCP sockets (kernel TCP sockets held
+    /// through the MPTCP socket) counted in `unbound` and in `bound_inactive`, and held MPTCP
+    /// sockets that could not be asked for their subflows (their share is in unexplained).
+    MptcpSubflows {
+        unbound: u64,
+        bound_inactive: u64,
+        unasked: u64,
+    },
     /// Dumps still interrupted (`NLM_F_DUMP_INTR`) after one retry.
     InterruptedDumps { count: u32 },
     /// Messages a dump could not decode.
@@ -260,6 +320,11 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
         });
     }
     findings.extend(collection_findings(host, &held, terms.unowned));
+    findings.extend(mptcp_finding(
+        host,
+        terms.mptcp_unbound,
+        terms.mptcp_bound_inactive,
+    ));
     if !consistency.settled {
         findings.push(Finding::Unsettled {
             attempts: consistency.attempts,
@@ -298,6 +363,7 @@ pub fn reconcile_host(host: &HostCollection) -> HostReport<'_> {
     let held = sort_held(host);
     let mut close_sockets = Vec::new();
     let mut unowned = 0;
+    let (mut mptcp_unbound, mut mptcp_bound_inactive) = (0, 0);
     let mut namespaces: Vec<NamespaceRow> = Vec::new();
     let mut netns_seen: Vec<u64> = host.namespaces.iter().map(|ns| ns.netns).collect();
     netns_seen.extend(
@@ -310,6 +376,8 @@ pub fn reconcile_host(host: &HostCollection) -> HostReport<'_> {
         let census = found.and_then(|ns| ns.census.as_ref().ok());
         let terms = terms_of(host, census, netns, held.of(netns), true);
         unowned += terms.unowned;
+        mptcp_unbound += terms.mptcp_unbound;
+        mptcp_bound_inactive += terms.mptcp_bound_inactive;
         let bound_inactive =
             (host.bound_inactive != BoundInactive::NotDumped).then_some(terms.bound_inactive);
         namespaces.push(NamespaceRow {
@@ -347,6 +415,7 @@ pub fn reconcile_host(host: &HostCollection) -> HostReport<'_> {
         drift,
     };
     let mut findings = collection_findings(host, &held, unowned);
+    findings.extend(mptcp_finding(host, mptcp_unbound, mptcp_bound_inactive));
     findings.extend(residue(host.view, unexplained, drift));
     HostReport {
         alloc,
@@ -407,6 +476,9 @@ struct Terms<'a> {
     unbound: u64,
     /// Bound-inactive sockets that no inspected process holds.
     unowned: u64,
+    /// Of `unbound` and `bound_inactive`, the subflows of MPTCP sockets.
+    mptcp_unbound: u64,
+    mptcp_bound_inactive: u64,
     /// Every TCP_CLOSE socket, with its owners.
     close_sockets: Vec<CloseSocket<'a>>,
 }
@@ -434,6 +506,8 @@ fn terms_of<'a>(
         bound_inactive: 0,
         unbound: held.len() as u64,
         unowned: 0,
+        mptcp_unbound: held.iter().filter(|socket| socket.mptcp).count() as u64,
+        mptcp_bound_inactive: 0,
         close_sockets: Vec::new(),
     };
     for socket in census.map_or(&[][..], |c| &c.close_rows[..]) {
@@ -445,6 +519,8 @@ fn terms_of<'a>(
             }
         } else if socket.state == State::CLOSE {
             terms.bound_inactive += 1;
+            terms.mptcp_bound_inactive +=
+                u64::from(host.mptcp.bound_inactive.binary_search(&socket.inode).is_ok());
             let owners = owners(socket.inode);
             terms.unowned += u64::from(owners.is_empty());
             terms.close_sockets.push(CloseSocket {
@@ -469,6 +545,17 @@ fn terms_of<'a>(
         .close_sockets
         .sort_by_key(|c| (c.kind == CloseKind::Unbound, c.inode));
     terms
+}
+
+/// The MPTCP share of the terms, if there is one: subflows counted in `unbound` and in
+/// `bound_inactive`, and the MPTCP sockets that could not be asked.
+fn mptcp_finding(host: &HostCollection, unbound: u64, bound_inactive: u64) -> Option<Finding> {
+    let unasked = host.mptcp.unasked;
+    (unbound + bound_inactive + unasked > 0).then_some(Finding::MptcpSubflows {
+        unbound,
+        bound_inactive,
+        unasked,
+    })
 }
 
 /// What the collection could not see or saw change, for any view of it.
@@ -587,7 +674,7 @@ pub(crate) mod fixture {
     use crate::collect::census::NamespaceCensus;
     use crate::collect::owners::{ProcScan, Process, SocketFd};
     use crate::collect::sockstat::Counters;
-    use crate::collect::{HeldTcp, Namespace};
+    use crate::collect::{HeldTcp, MptcpSeen, Namespace};
     use crate::model::{Endpoint, Family, Socket};
 
     pub const N: u64 = 4026532000;
@@ -629,6 +716,7 @@ pub(crate) mod fixture {
             inode,
             family: Family::Inet6,
             placement,
+            mptcp: false,
         }
     }
 
@@ -745,6 +833,7 @@ pub(crate) mod fixture {
             closed_during_walk: 0,
             alloc_window: [20, 20],
             bound_inactive: BoundInactive::Dumped,
+            mptcp: MptcpSeen::default(),
             privileged: true,
             view: View::Host,
         }
@@ -755,8 +844,8 @@ pub(crate) mod fixture {
 mod tests {
     use super::fixture::*;
     use super::*;
-    use crate::collect::Namespace;
     use crate::collect::census::NamespaceCensus;
+    use crate::collect::{MptcpSeen, Namespace};
     use crate::model::SysText;
 
     fn target(host: &mut HostCollection) -> &mut NamespaceCensus {
@@ -946,6 +1035,56 @@ mod tests {
                 report.findings
             );
         }
+    }
+
+    #[test]
+    fn mptcp_subflows_are_named_in_their_terms() {
+        let mut host = host();
+        // 603 and 604 are TCP_CLOSE first subflows of MPTCP sockets; 702 one of another
+        // namespace; 501 (bound-inactive) is the subflow of a bound MPTCP socket.
+        for h in host
+            .held
+            .iter_mut()
+            .filter(|h| [603, 604, 702].contains(&h.inode))
+        {
+            h.mptcp = true;
+        }
+        host.mptcp = MptcpSeen {
+            bound_inactive: vec![501],
+            unasked: 2,
+        };
+        let report = reconcile(&host, None);
+        assert_eq!(report.closed.unbound, 4, "a subflow is an unbound TCP socket");
+        assert_eq!(report.closed.other_netns, 7);
+        assert_eq!(report.closed.unexplained, 1);
+        assert!(
+            report.findings.contains(&Finding::MptcpSubflows {
+                unbound: 2,
+                bound_inactive: 1,
+                unasked: 2
+            }),
+            "{:?}",
+            report.findings
+        );
+        // --all-netns: the share of every namespace.
+        let all = reconcile_host(&host);
+        assert!(
+            all.findings.contains(&Finding::MptcpSubflows {
+                unbound: 3,
+                bound_inactive: 1,
+                unasked: 2
+            }),
+            "{:?}",
+            all.findings
+        );
+        let plain_host = super::fixture::host();
+        let plain = reconcile(&plain_host, None);
+        assert!(
+            !plain
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::MptcpSubflows { .. }))
+        );
     }
 
     #[test]

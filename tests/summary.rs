@@ -76,6 +76,7 @@ enum Finding {
     ChangedSinceDump { count: u64 },
     ClosedDuringWalk { count: u64 },
     UnownedBoundInactive { count: u64 },
+    MptcpSubflows(MptcpShare),
     InterruptedDumps { count: u32 },
     Undecodable { detail: String },
     Unsupported { proto: String },
@@ -84,6 +85,15 @@ enum Finding {
     ContainerView { hidden: i64 },
     Overcounted { count: i64, drift: i64 },
     SavedSsDiffers { figures: Vec<String> },
+}
+
+/// `mptcp_subflows`: the MPTCP share of `unbound` and `bound_inactive` (tests/mptcp.rs).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MptcpShare {
+    unbound: u64,
+    bound_inactive: u64,
+    unasked: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

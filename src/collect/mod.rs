@@ -21,6 +21,20 @@
 //! now: one still in TCP_CLOSE is a socket without a port (never bound, or port released);
 //! one in another state changed between the dump and the question and is counted apart; one
 //! whose descriptor is gone was closed during the collection.
+//!
+//! MPTCP: an MPTCP socket (`IPPROTO_MPTCP`, `system.sockprotoname` `MPTCP` or `MPTCPv6`) is
+//! not a TCP socket and `TCP: alloc` does not count it; its subflows are TCP sockets, which
+//! it does (+1 at `tcp_init_sock` of each). The first subflow is created only when needed
+//! (`__mptcp_nmpc_sk`: bind, listen, connect, or an option it must carry) by
+//! `mptcp_subflow_create_socket`, a kernel socket with no descriptor of its own whose inode
+//! is set to the MPTCP socket's: a dump that returns a subflow returns the MPTCP socket's
+//! inode, and its owners are the MPTCP socket's holders. Bound, the subflow is dumped as
+//! bound-inactive; listening or connected, it is hashed and dumped like any TCP socket, and
+//! counted in its term. Never bound
+//! (an option set or asked for) or after a refused connect, it is in TCP_CLOSE, unhashed, in
+//! `alloc` and in no dump: a held MPTCP socket no dump returned is asked for its subflows
+//! (`MPTCP_TCPINFO`, see [`sys`]), and each one in TCP_CLOSE is held like an unbound TCP
+//! socket ([`HeldTcp::mptcp`]).
 
 pub mod census;
 pub mod cgroup;
@@ -111,6 +125,19 @@ pub struct HeldTcp {
     pub inode: u32,
     pub family: Family,
     pub placement: Placement,
+    /// A subflow of an MPTCP socket, held through it (and sharing its inode).
+    pub mptcp: bool,
+}
+
+/// What the collection learnt of MPTCP sockets beside their subflows in [`HostCollection::held`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MptcpSeen {
+    /// Inodes of the bound-inactive rows of every census that are the first subflow of an
+    /// MPTCP socket (a holder's descriptor of that inode is an MPTCP socket), sorted.
+    pub bound_inactive: Vec<u32>,
+    /// Held MPTCP sockets no dump returned that could not be asked for their subflows (0 or
+    /// more of which are in TCP_CLOSE).
+    pub unasked: u64,
 }
 
 /// Where sockdiag runs from: the host, or a container (a child PID namespace or a user
@@ -157,6 +184,7 @@ pub struct HostCollection {
     /// The global TCP alloc read at the start and at the end of the whole collection (the
     /// censuses read it too): how much it moves while the terms are measured.
     pub alloc_window: [u64; 2],
+    pub mptcp: MptcpSeen,
     /// Running with euid 0.
     pub privileged: bool,
     pub view: View,
@@ -312,7 +340,7 @@ impl Collector {
             }
         }
 
-        let (mut held, closed_during_walk, found_by_socket) = place_held(&scan, &namespaces);
+        let (mut held, closed_during_walk, found_by_socket, unasked) = place_held(&scan, &namespaces);
         for (inode, file) in found_by_socket {
             let census = census_in(&file, inode, &thread_counters, &mut self.support);
             // The sockets that revealed it were not dumped only because it was not known yet.
@@ -326,6 +354,10 @@ impl Collector {
             });
         }
         let alloc_last = sockstat::read_dir(&self.proc_root.join("net"))?.tcp_alloc;
+        let mptcp = MptcpSeen {
+            bound_inactive: mptcp_bound_inactive(&scan, &namespaces),
+            unasked,
+        };
         Ok(HostCollection {
             target: self.target,
             namespaces,
@@ -334,6 +366,7 @@ impl Collector {
             closed_during_walk,
             bound_inactive: self.support,
             alloc_window: [alloc_first, alloc_last],
+            mptcp,
             privileged: rustix::process::geteuid().is_root(),
             view: view(),
         })
@@ -422,13 +455,40 @@ pub fn discover(scan: &ProcScan, proc_root: &Path) -> Vec<(u64, NamespaceName, P
     found
 }
 
-/// Places every held TCP socket that no dump returned. Returns the placements, how many
-/// were closed before they could be asked, and the namespaces only such a socket revealed
-/// (with a descriptor to enter each).
+/// The inodes of the bound-inactive rows of every census that are the first subflow of an
+/// MPTCP socket: a holder of the inode holds it through an MPTCP socket. Asked only of the
+/// few bound-inactive rows.
+fn mptcp_bound_inactive(scan: &ProcScan, namespaces: &[Namespace]) -> Vec<u32> {
+    let mptcp = |inode: u32| {
+        scan.sockets_of(inode)
+            .any(|fd| scan.protocol(fd).is_ok_and(|p| p.starts_with("MPTCP")))
+    };
+    let mut inodes: Vec<u32> = namespaces
+        .iter()
+        .filter_map(|ns| ns.census.as_ref().ok())
+        .flat_map(|c| c.close_rows.iter())
+        .filter(|row| !row.timewait && row.state == State::CLOSE && row.inode != 0)
+        .map(|row| row.inode)
+        .filter(|&inode| mptcp(inode))
+        .collect();
+    inodes.sort_unstable();
+    inodes
+}
+
+/// What a held socket no dump returned said when asked.
+enum Asked {
+    Tcp(sys::HeldSocket),
+    Mptcp(sys::HeldMptcp),
+}
+
+/// Places every held TCP socket that no dump returned, and the TCP_CLOSE subflows of every
+/// such MPTCP socket. Returns the placements, how many were closed before they could be
+/// asked, the namespaces only such a socket revealed (with a descriptor to enter each), and
+/// how many MPTCP sockets could not be asked for their subflows.
 fn place_held(
     scan: &ProcScan,
     namespaces: &[Namespace],
-) -> (Vec<HeldTcp>, u64, Vec<(u64, std::os::fd::OwnedFd)>) {
+) -> (Vec<HeldTcp>, u64, Vec<(u64, std::os::fd::OwnedFd)>, u64) {
     let dumped = |inode: u32| {
         namespaces
             .iter()
@@ -436,6 +496,7 @@ fn place_held(
     };
     let mut held = Vec::new();
     let mut closed = 0;
+    let mut unasked = 0;
     let mut revealed: Vec<(u64, std::os::fd::OwnedFd)> = Vec::new();
     for holders in scan.sockets.chunk_by(|a, b| a.inode == b.inode) {
         let inode = holders[0].inode;
@@ -443,47 +504,76 @@ fn place_held(
             continue;
         }
         // Only now, for the few inodes no dump returned, ask what protocol they are.
-        let family = match holders.iter().find_map(|fd| scan.protocol(fd).ok()).as_deref() {
-            Some("TCP") => Family::Inet,
-            Some("TCPv6") => Family::Inet6,
+        let (family, mptcp) = match holders.iter().find_map(|fd| scan.protocol(fd).ok()).as_deref() {
+            Some("TCP") => (Family::Inet, false),
+            Some("TCPv6") => (Family::Inet6, false),
+            // A subflow has the family of its MPTCP socket (`mptcp_subflow_create_socket`).
+            Some("MPTCP") => (Family::Inet, true),
+            Some("MPTCPv6") => (Family::Inet6, true),
             _ => continue,
         };
-        let mut placement = Placement::Unknown;
+        let mut asked = None;
         let mut gone = true;
+        let mut by_holder = None;
         for fd in holders {
             let process = scan.process(fd);
-            match sys::held_tcp_socket(process.pid, fd.fd) {
-                Ok(socket) => {
-                    placement = Placement::Socket {
-                        netns: socket.netns_inode,
-                        state: State(socket.state),
-                    };
-                    if !namespaces.iter().any(|ns| ns.netns == socket.netns_inode)
-                        && !revealed.iter().any(|(inode, _)| *inode == socket.netns_inode)
-                    {
-                        revealed.push((socket.netns_inode, socket.netns));
-                    }
+            let answer = if mptcp {
+                sys::held_mptcp_socket(process.pid, fd.fd).map(Asked::Mptcp)
+            } else {
+                sys::held_tcp_socket(process.pid, fd.fd).map(Asked::Tcp)
+            };
+            match answer {
+                Ok(answer) => {
+                    asked = Some(answer);
                     gone = false;
                     break;
                 }
                 Err(Errno::BADF | Errno::SRCH | Errno::NOENT) => {}
                 Err(_) => {
                     gone = false;
-                    if let (Placement::Unknown, Some(netns)) = (placement, process.netns) {
-                        placement = Placement::Process { netns };
-                    }
+                    by_holder = by_holder.or(process.netns);
                 }
             }
         }
-        if gone {
-            closed += 1;
-        } else {
+        let (netns_inode, netns, states) = match asked {
+            Some(Asked::Tcp(socket)) => (socket.netns_inode, socket.netns, vec![socket.state]),
+            Some(Asked::Mptcp(socket)) => (socket.netns_inode, socket.netns, socket.subflows),
+            None if gone => {
+                closed += 1;
+                continue;
+            }
+            // Its subflows are unknown: none is counted, and the finding says so.
+            None if mptcp => {
+                unasked += 1;
+                continue;
+            }
+            None => {
+                held.push(HeldTcp {
+                    inode,
+                    family,
+                    placement: by_holder.map_or(Placement::Unknown, |netns| Placement::Process { netns }),
+                    mptcp,
+                });
+                continue;
+            }
+        };
+        // A subflow no dump returned is unhashed: TCP_CLOSE, or changed since the dump.
+        for state in states {
             held.push(HeldTcp {
                 inode,
                 family,
-                placement,
+                placement: Placement::Socket {
+                    netns: netns_inode,
+                    state: State(state),
+                },
+                mptcp,
             });
         }
+        if !namespaces.iter().any(|ns| ns.netns == netns_inode)
+            && !revealed.iter().any(|(inode, _)| *inode == netns_inode)
+        {
+            revealed.push((netns_inode, netns));
+        }
     }
-    (held, closed, revealed)
+    (held, closed, revealed, unasked)
 }

@@ -5,6 +5,13 @@
 //! Together with `pidfd_open` + `pidfd_getfd` (Linux 5.6, needs ptrace rights over the
 //! holder), it tells which namespace a socket held by another process belongs to: a socket
 //! belongs to the namespace it was created in, not to the namespace of the process holding it.
+//!
+//! An MPTCP socket (`IPPROTO_MPTCP`) is asked `getsockopt(SOL_MPTCP, MPTCP_TCPINFO)` (Linux
+//! 5.16, net/mptcp/sockopt.c `mptcp_getsockopt_tcpinfo`) instead of `TCP_INFO`: it walks the
+//! subflows already on the socket's list and creates none, while `TCP_INFO` on an MPTCP socket
+//! without a subflow goes through `mptcp_getsockopt_first_sf_only` → `__mptcp_nmpc_sk`, which
+//! *creates* the first subflow, a TCP socket that `TCP: alloc` then counts (seen on 6.18: alloc
+//! +1, `sockets: used` +1). Asking must not change what is counted.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -54,17 +61,124 @@ pub struct HeldSocket {
 /// Asks socket `fd` of process `pid` for its namespace and TCP state, through a duplicate
 /// (`pidfd_getfd`), closed before returning; the socket itself is not touched.
 pub fn held_tcp_socket(pid: u32, fd: u32) -> io::Result<HeldSocket> {
+    let (socket, netns, netns_inode) = duplicate(pid, fd)?;
+    Ok(HeldSocket {
+        netns,
+        netns_inode,
+        state: tcp_state(&socket)?,
+    })
+}
+
+/// What an MPTCP socket held by another process says about itself.
+#[derive(Debug)]
+pub struct HeldMptcp {
+    /// The network namespace it (and so each of its subflows) was created in.
+    pub netns: OwnedFd,
+    pub netns_inode: u64,
+    /// `tcpi_state` of each TCP subflow on its list, first subflow included; empty when no
+    /// subflow was created yet (an MPTCP socket never bound, connected nor given a TCP option).
+    pub subflows: Vec<u8>,
+}
+
+/// Asks MPTCP socket `fd` of process `pid` for its namespace and its subflows' TCP states,
+/// through a duplicate, without creating a subflow (see the module docs).
+pub fn held_mptcp_socket(pid: u32, fd: u32) -> io::Result<HeldMptcp> {
+    let (socket, netns, netns_inode) = duplicate(pid, fd)?;
+    let subflows = match mptcp_subflow_states(&socket) {
+        Ok(states) => states,
+        // `mptcp_getsockopt` hands every option of a socket fallen back to plain TCP to its
+        // one subflow (`__mptcp_tcp_fallback`), where SOL_MPTCP is EOPNOTSUPP (as it is before
+        // 5.16, when the first subflow was created with the socket): that subflow exists, so
+        // TCP_INFO reads it and creates nothing.
+        Err(io::Errno::OPNOTSUPP) => vec![tcp_state(&socket)?],
+        Err(e) => return Err(e),
+    };
+    Ok(HeldMptcp {
+        netns,
+        netns_inode,
+        subflows,
+    })
+}
+
+/// A duplicate of socket `fd` of process `pid`, its namespace and that namespace's inode.
+fn duplicate(pid: u32, fd: u32) -> io::Result<(OwnedFd, OwnedFd, u64)> {
     let pid = Pid::from_raw(pid as i32).ok_or(io::Errno::SRCH)?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
     let socket = pidfd_getfd(&pidfd, fd as i32, PidfdGetfdFlags::empty())?;
     // SAFETY: `socket` is a valid open descriptor and GetSocketNetns upholds `Ioctl`'s contract.
     let netns = unsafe { ioctl(socket.as_fd(), GetSocketNetns) }?;
     let netns_inode = rustix::fs::fstat(&netns)?.st_ino;
-    Ok(HeldSocket {
-        netns,
-        netns_inode,
-        state: tcp_state(&socket)?,
-    })
+    Ok((socket, netns, netns_inode))
+}
+
+/// `SOL_MPTCP` and `MPTCP_TCPINFO` (`linux/socket.h`, `linux/mptcp.h`), not in libc.
+const SOL_MPTCP: libc::c_int = 284;
+const MPTCP_TCPINFO: libc::c_int = 2;
+/// Size of `struct mptcp_subflow_data` (`linux/mptcp.h`): `size_subflow_data`,
+/// `num_subflows`, `size_kernel`, `size_user`, each a u32.
+const SUBFLOW_DATA_LEN: usize = 16;
+/// Bytes of each subflow's `struct tcp_info` asked for: `tcpi_state` is the first.
+const TCP_INFO_PREFIX: usize = 8;
+/// Subflows read at most (the in-kernel path manager allows 8 per connection).
+const MAX_SUBFLOWS: usize = 64;
+
+/// The request `MPTCP_TCPINFO` reads: a `struct mptcp_subflow_data` header asking for
+/// `TCP_INFO_PREFIX` bytes of each subflow's `tcp_info`, then room for `room` of them.
+pub fn subflow_request(room: usize) -> Vec<u8> {
+    let mut buffer = vec![0u8; SUBFLOW_DATA_LEN + room * TCP_INFO_PREFIX];
+    buffer[..4].copy_from_slice(&(SUBFLOW_DATA_LEN as u32).to_ne_bytes());
+    buffer[12..16].copy_from_slice(&(TCP_INFO_PREFIX as u32).to_ne_bytes());
+    buffer
+}
+
+/// What `MPTCP_TCPINFO` answered, decoded: the subflows' states, or how many subflows there
+/// are when the buffer held fewer (`Err`). `len` is the `optlen` the kernel returned.
+pub fn decode_subflows(buffer: &[u8], len: usize) -> Result<Vec<u8>, usize> {
+    let word = |at: usize| {
+        buffer
+            .get(at..at + 4)
+            .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let (header, count, user) = (word(0), word(4), word(12));
+    // `mptcp_put_subflow_data`: the header as asked, then `size_user` bytes per subflow copied.
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let copied = len.saturating_sub(header) / user.max(1);
+    if user == 0 || copied < count {
+        return Err(count);
+    }
+    Ok((0..count)
+        .filter_map(|i| buffer.get(header + i * user).copied())
+        .collect())
+}
+
+/// The states of an MPTCP socket's subflows (`MPTCP_TCPINFO`).
+fn mptcp_subflow_states(socket: &OwnedFd) -> io::Result<Vec<u8>> {
+    let mut room = 4;
+    loop {
+        let mut buffer = subflow_request(room);
+        let mut len = buffer.len() as libc::socklen_t;
+        // SAFETY: the kernel reads the header and writes at most `len` bytes into `buffer`, a
+        // live buffer of that size, and updates `len`; the descriptor is valid for the call.
+        let ret = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                SOL_MPTCP,
+                MPTCP_TCPINFO,
+                buffer.as_mut_ptr().cast::<c_void>(),
+                &mut len,
+            )
+        };
+        if ret != 0 {
+            return Err(io::Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(io::Errno::IO));
+        }
+        match decode_subflows(&buffer, len as usize) {
+            Ok(states) => return Ok(states),
+            Err(count) if count > room && room < MAX_SUBFLOWS => room = count.min(MAX_SUBFLOWS),
+            Err(_) => return Err(io::Errno::MSGSIZE),
+        }
+    }
 }
 
 /// `tcpi_state`, the first byte of `struct tcp_info` (`linux/tcp.h`), read with
@@ -111,3 +225,58 @@ extern "C" fn note_closed_stdout() {
 #[used]
 #[unsafe(link_section = ".init_array")]
 static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer of `mptcp_getsockopt_tcpinfo` to `subflow_request(room)`, with `states`.
+    fn answer(room: usize, states: &[u8]) -> (Vec<u8>, usize) {
+        let mut buffer = subflow_request(room);
+        buffer[4..8].copy_from_slice(&(states.len() as u32).to_ne_bytes());
+        buffer[8..12].copy_from_slice(&280u32.to_ne_bytes()); // size_kernel: sizeof tcp_info
+        let copied = states.len().min(room);
+        for (i, state) in states.iter().take(copied).enumerate() {
+            buffer[16 + i * 8] = *state;
+        }
+        (buffer, 16 + copied * 8)
+    }
+
+    #[test]
+    fn subflow_request_asks_the_state_of_each_subflow() {
+        let request = subflow_request(2);
+        assert_eq!(request.len(), 16 + 2 * 8);
+        assert_eq!(&request[..4], &16u32.to_ne_bytes(), "size_subflow_data");
+        assert_eq!(&request[4..12], &[0; 8], "num_subflows and size_kernel must be 0");
+        assert_eq!(&request[12..16], &8u32.to_ne_bytes(), "size_user");
+    }
+
+    #[test]
+    fn subflow_states_are_decoded() {
+        let (buffer, len) = answer(4, &[7]);
+        assert_eq!(
+            decode_subflows(&buffer, len),
+            Ok(vec![7]),
+            "one TCP_CLOSE subflow"
+        );
+        let (buffer, len) = answer(4, &[]);
+        assert_eq!(
+            decode_subflows(&buffer, len),
+            Ok(vec![]),
+            "no subflow created yet"
+        );
+        let (buffer, len) = answer(4, &[1, 1, 10]);
+        assert_eq!(decode_subflows(&buffer, len), Ok(vec![1, 1, 10]));
+    }
+
+    #[test]
+    fn too_small_a_buffer_says_how_many_subflows() {
+        let (buffer, len) = answer(2, &[1, 1, 1, 7, 7]);
+        assert_eq!(decode_subflows(&buffer, len), Err(5));
+        assert_eq!(
+            decode_subflows(&[], 0),
+            Ok(vec![]),
+            "nothing answered: no subflow"
+        );
+    }
+}

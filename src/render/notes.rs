@@ -36,6 +36,36 @@ pub fn note(finding: &Finding) -> String {
         Finding::UnownedBoundInactive { count } => format!(
             "{count} bound-inactive socket(s) are held by no process inspected: in flight in an SCM_RIGHTS message, or held by a process that could not be inspected"
         ),
+        Finding::MptcpSubflows {
+            unbound,
+            bound_inactive,
+            unasked,
+        } => {
+            let mut parts = Vec::new();
+            if *unbound > 0 {
+                parts.push(format!("{unbound} of unbound"));
+            }
+            if *bound_inactive > 0 {
+                parts.push(format!("{bound_inactive} of bound_inactive"));
+            }
+            let mut note = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{} are subflows of MPTCP sockets: TCP sockets the kernel creates for an MPTCP socket (counted in TCP alloc, listed under the MPTCP socket's inode and holders)",
+                    parts.join(" and ")
+                )
+            };
+            if *unasked > 0 {
+                if !note.is_empty() {
+                    note.push_str("; ");
+                }
+                note.push_str(&format!(
+                    "{unasked} MPTCP socket(s) that no dump returned could not be asked for their subflows (pidfd_getfd not permitted): their TCP_CLOSE subflows, if any, are in unexplained"
+                ));
+            }
+            note
+        }
         Finding::InterruptedDumps { count } => format!(
             "{count} dump(s) were interrupted (NLM_F_DUMP_INTR): sockets may be missing or counted twice"
         ),
