@@ -56,6 +56,9 @@ use census::{BoundInactive, NamespaceCensus};
 use diag::{DiagError, DiagSocket, DumpStats, Request};
 use owners::ProcScan;
 
+/// Namespace censuses run at once at most.
+const MAX_CENSUS_WORKERS: usize = 4;
+
 /// What a command keeps between samples: the sock_diag socket of the namespace it reads, that
 /// namespace's file (when it is not our own) and the kernel's bound-inactive support.
 pub struct Collector {
@@ -332,13 +335,30 @@ impl Collector {
             }
         }
         let thread_counters = self.proc_root.join("thread-self/net");
-        for (ns, path) in namespaces.iter_mut().zip(&files).skip(1) {
-            if let Some(path) = path {
-                ns.census = self
-                    .census_of(ns.netns, path, &thread_counters)
-                    .map_err(|e| format!("{e:#}"));
+        // Each namespace's dump walks the kernel's hash tables, which all namespaces share:
+        // on a node with many namespaces that walk is most of the work, so the censuses run
+        // one thread per core. The kernel's support is known from the target's by now.
+        let support = self.support;
+        let work: Vec<(&mut Namespace, &PathBuf)> = namespaces
+            .iter_mut()
+            .zip(&files)
+            .skip(1)
+            .filter_map(|(ns, path)| Some((ns, path.as_ref()?)))
+            .collect();
+        let work = std::sync::Mutex::new(work);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_CENSUS_WORKERS));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    while let Some((ns, path)) = work.lock().map_or(None, |mut work| work.pop()) {
+                        let mut support = support;
+                        ns.census = netns::open(path)
+                            .and_then(|file| census_in(&file, ns.netns, &thread_counters, &mut support))
+                            .map_err(|e| format!("{e:#}"));
+                    }
+                });
             }
-        }
+        });
 
         let (mut held, closed_during_walk, found_by_socket, unasked) = place_held(&scan, &namespaces);
         for (inode, file) in found_by_socket {
@@ -370,11 +390,6 @@ impl Collector {
             privileged: rustix::process::geteuid().is_root(),
             view: view(),
         })
-    }
-
-    fn census_of(&mut self, inode: u64, path: &Path, counters: &Path) -> Result<NamespaceCensus> {
-        let file = netns::open(path)?;
-        census_in(&file, inode, counters, &mut self.support)
     }
 }
 
