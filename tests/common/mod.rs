@@ -48,6 +48,19 @@ pub fn enter_private_netns() {
     assert!(status.success(), "ip link set lo up");
 }
 
+/// Whether the running kernel dumps bound-but-inactive TCP sockets (Linux >= 6.8, read from
+/// `uname -r`). Before, sockdiag says so: `list` warns, `summary` reports `bound_inactive` as
+/// null and finds those sockets through the fd scan, as `unbound` without an address.
+pub fn dumps_bound_inactive() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let major = numbers.next().unwrap_or(0);
+    let minor = numbers.next().unwrap_or(0);
+    (major, minor) >= (6, 8)
+}
+
 /// Inode of the calling thread's network namespace.
 pub fn current_netns() -> u64 {
     std::fs::metadata("/proc/thread-self/ns/net")
