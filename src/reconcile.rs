@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::collect::census::{BoundInactive, NamespaceCensus};
 use crate::collect::owners::ScanStats;
+use crate::collect::privileges::{Capability, Hidden, Privileges};
 use crate::collect::{HostCollection, NamespaceName, Placement};
 use crate::figures::{self, Figure, SsFigures};
 use crate::model::{Owner, Proto, State};
@@ -43,6 +44,8 @@ pub struct Report<'a> {
     pub other_netns: Vec<OtherNetnsCount>,
     pub close_sockets: Vec<CloseSocket<'a>>,
     pub processes: ScanStats,
+    /// Our uid, the capabilities held and what each missing one hides.
+    pub privileges: &'a Privileges,
     pub consistency: Consistency,
     pub saved_ss: Option<Vec<FigureComparison>>,
     pub findings: Vec<Finding>,
@@ -115,8 +118,8 @@ pub enum Finding {
     TimewaitSplit { time_wait: u64, fin_wait2: u64 },
     /// Linux < 6.8: bound-inactive sockets are not dumped; the fd scan finds them as unbound.
     BoundInactiveNotDumped,
-    /// Not euid 0: other users' processes and other namespaces may be closed to us.
-    NotPrivileged,
+    /// A capability the full picture needs is not held: the part it hides is missing.
+    MissingCapability { capability: Capability, hides: Hidden },
     /// Processes whose fd table could not be read.
     ProcessesDenied { denied: u32, total: u32 },
     /// Processes that exited during the walk.
@@ -265,8 +268,11 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
     if host.bound_inactive == BoundInactive::NotDumped {
         findings.push(Finding::BoundInactiveNotDumped);
     }
-    if !host.privileged {
-        findings.push(Finding::NotPrivileged);
+    for missing in &host.privileges.missing {
+        findings.push(Finding::MissingCapability {
+            capability: missing.capability,
+            hides: missing.hides,
+        });
     }
     let stats = host.scan.stats;
     if stats.denied > 0 {
@@ -345,6 +351,7 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
         other_netns: other,
         close_sockets,
         processes: stats,
+        privileges: &host.privileges,
         consistency,
         saved_ss,
         findings,
@@ -526,7 +533,7 @@ mod tests {
             held,
             closed_during_walk: 0,
             bound_inactive: BoundInactive::Dumped,
-            privileged: true,
+            privileges: Privileges::full(),
         }
     }
 
@@ -720,7 +727,7 @@ mod tests {
     #[test]
     fn what_could_not_be_seen_is_found() {
         let mut host = host();
-        host.privileged = false;
+        host.privileges = Privileges::from_set(65534, rustix::thread::CapabilitySet::SYS_PTRACE);
         host.scan.stats = ScanStats {
             scanned: 4,
             denied: 6,
@@ -743,7 +750,10 @@ mod tests {
             Some(None)
         );
         for expected in [
-            Finding::NotPrivileged,
+            Finding::MissingCapability {
+                capability: Capability::SysAdmin,
+                hides: Hidden::OtherNamespaces,
+            },
             Finding::ProcessesDenied { denied: 6, total: 11 },
             Finding::ProcessesVanished { count: 1 },
             Finding::NamespacesNotEntered { count: 1 },

@@ -8,6 +8,7 @@
 //! - [`owners`]: one walk over `/proc/PID/fd`, for owners and each process's namespace.
 //! - [`netns`]: finding namespaces and working inside one from a short-lived thread.
 //! - [`sys`]: what a held socket says about itself (`pidfd_getfd`, `SIOCGSKNS`, `TCP_INFO`).
+//! - [`privileges`]: the capabilities held, and what each missing one hides.
 //!
 //! A [`Collector`] holds what outlives one run: the sock_diag socket of the namespace it
 //! reads and what the kernel was found to support. `list` streams dumps through it;
@@ -27,6 +28,7 @@ pub mod cgroup;
 pub mod diag;
 pub mod netns;
 pub mod owners;
+pub mod privileges;
 pub mod sockstat;
 pub mod sys;
 
@@ -118,8 +120,8 @@ pub struct HostCollection {
     /// asked anything: they came and went during the collection.
     pub closed_during_walk: u64,
     pub bound_inactive: BoundInactive,
-    /// Running with euid 0.
-    pub privileged: bool,
+    /// Our uid and capabilities, read before the walk, and what each missing one hides.
+    pub privileges: privileges::Privileges,
 }
 
 impl HostCollection {
@@ -222,6 +224,7 @@ impl Collector {
     /// The whole host: one `/proc` walk, every namespace found and its census, the place of
     /// every held TCP socket that no dump returned.
     pub fn host(&mut self) -> Result<HostCollection> {
+        let privileges = privileges::Privileges::current();
         let scan = self.scan(true)?;
         let target = self.target_census()?;
         let mut namespaces = vec![Namespace {
@@ -276,7 +279,7 @@ impl Collector {
             held,
             closed_during_walk,
             bound_inactive: self.support,
-            privileged: rustix::process::geteuid().is_root(),
+            privileges,
         })
     }
 
