@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use std::ffi::OsStr;
+
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use crate::collect::diag::Request;
 use crate::model::{Family, Proto, State};
@@ -19,11 +22,19 @@ EXIT STATUS
      one line on stderr, `sockdiag: ...`
 
 PERMISSIONS
-  As root sockdiag sees every process and can enter every network namespace. As an ordinary
-  user the kernel still dumps every socket of the namespace, but /proc/PID/fd of other users'
-  processes is closed and other namespaces cannot be entered: owners (-p) and the summary's
-  census are then a lower bound, and the output says so and how many processes could not be
-  inspected.
+  The sock_diag dumps need no privilege: list without -p is complete for anyone. The rest of
+  the picture needs four capabilities (measured, see tests/privileges.rs); summary names each
+  one missing, with what it hides, in its notes and in the JSON privileges object:
+  CAP_DAC_READ_SEARCH  open other users' /proc/PID/fd (mode 0500): owners, unbound sockets
+  CAP_SYS_PTRACE       read their fd links and /proc/PID/ns/net, pidfd_getfd their sockets
+  CAP_NET_ADMIN        ask a held socket its namespace (ioctl SIOCGSKNS)
+  CAP_SYS_ADMIN        enter other network namespaces (setns), --netns included
+  Root holds them all. To run without root, grant exactly these, to a binary only trusted
+  users may execute:
+    setcap cap_dac_read_search,cap_sys_ptrace,cap_net_admin,cap_sys_admin=ep /usr/bin/sockdiag
+  or, in a systemd service:
+    AmbientCapabilities=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_NET_ADMIN CAP_SYS_ADMIN
+    CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_NET_ADMIN CAP_SYS_ADMIN
 
 UNTRUSTED TEXT
   Command names, unix socket paths and abstract names, namespace names and anything quoted
@@ -134,6 +145,10 @@ JSON OUTPUT
                  \"unbound\": every TCP_CLOSE socket of the namespace; owners as
                  [{pid, comm, fd, cgroup, container}], container {runtime, id, pod} or null
   processes      {scanned, denied, vanished}
+  privileges     {uid, capabilities, missing: [{capability, hides}]}: the capabilities above
+                 held (effective set), and for each one missing what it hides:
+                 other_users_fd_tables, other_users_fd_links, socket_namespaces,
+                 other_namespaces
   consistency    {attempts, settled, drift}: dumps taken, whether the namespace's own
                  counters held still, and the bound of unexplained (never negative)
   saved_ss       with --ss: [{figure, saved, live, diff}], diff = live - saved; else null
@@ -142,13 +157,14 @@ JSON OUTPUT
                  consistent}: the saved figures explained from their own arithmetic
   findings       [{kind, ...}]: what the reader must know, as data; kind is one of
                  timewait_split {time_wait, fin_wait2}, bound_inactive_not_dumped,
-                 not_privileged, processes_denied {denied, total},
+                 missing_capability {capability, hides},
+                 processes_denied {denied, total},
                  processes_vanished {count}, namespaces_not_entered {count},
                  unplaced {count}, placed_by_holder {count}, changed_since_dump {count},
                  closed_during_walk {count}, unowned_bound_inactive {count},
                  mptcp_subflows {unbound, bound_inactive, unasked},
                  interrupted_dumps {count}, undecodable {detail}, unsupported {proto},
-                 unsettled {attempts}, unexplained {count, drift}, container_view {hidden},
+                 unsettled {attempts}, unexplained {count, drift}, container_view {hidden, drift},
                  overcounted {count, drift}, saved_ss_differs {figures}
   notes          [string]: the findings in words, one each, as the human report says them
 
@@ -183,6 +199,32 @@ pub enum Command {
     /// Explain every socket behind `ss -s`, reconciling its `closed` figure term by term.
     #[command(after_long_help = SUMMARY_AFTER_HELP)]
     Summary(SummaryArgs),
+    /// Print a shell completion script, generated from this command line.
+    #[command(after_long_help = COMPLETIONS_AFTER_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_AFTER_HELP: &str = "\
+INSTALL
+  The Debian package installs all three. By hand:
+  bash  sockdiag completions bash > /usr/share/bash-completion/completions/sockdiag
+  zsh   sockdiag completions zsh > /usr/share/zsh/vendor-completions/_sockdiag
+  fish  sockdiag completions fish > /usr/share/fish/vendor_completions.d/sockdiag.fish
+  Flags, subcommands and --state names complete; --netns completes file paths.";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells whose completion scripts the package installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -212,7 +254,7 @@ pub struct ListArgs {
     #[arg(short = 'l', long)]
     pub listening: bool,
     /// Only sockets in this state (repeatable); see STATES below.
-    #[arg(long = "state", value_name = "NAME", value_parser = parse_state)]
+    #[arg(long = "state", value_name = "NAME", value_parser = StateParser, hide_possible_values = true)]
     pub state: Vec<StateMask>,
     /// Show the owning processes: pid, command, fd (every owner of a shared socket).
     #[arg(short = 'p', long)]
@@ -259,7 +301,7 @@ pub struct SummaryArgs {
 #[derive(Debug, Args)]
 pub struct NetnsArg {
     /// Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net.
-    #[arg(long = "netns", value_name = "NAME|PATH")]
+    #[arg(long = "netns", value_name = "NAME|PATH", value_hint = ValueHint::AnyPath)]
     pub netns: Option<String>,
 }
 
@@ -292,6 +334,47 @@ const CONNECTED: [State; 7] = [
 
 fn mask(states: &[State]) -> u32 {
     states.iter().fold(0, |m, s| m | s.bit())
+}
+
+/// The `--state` names offered to shell completion, in the kernel's order, then the groups
+/// (every spelling [`parse_state`] accepts is still accepted).
+const STATE_NAMES: [&str; 14] = [
+    "established",
+    "syn-sent",
+    "syn-recv",
+    "fin-wait-1",
+    "fin-wait-2",
+    "time-wait",
+    "close",
+    "close-wait",
+    "last-ack",
+    "listen",
+    "closing",
+    "bound-inactive",
+    "connected",
+    "all",
+];
+
+/// `--state`: parsed by [`parse_state`] (its errors unchanged), with [`STATE_NAMES`] as the
+/// possible values clap_complete writes into the completion scripts.
+#[derive(Debug, Clone, Copy)]
+struct StateParser;
+
+impl TypedValueParser for StateParser {
+    type Value = StateMask;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<StateMask, clap::Error> {
+        TypedValueParser::parse_ref(&parse_state, cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(STATE_NAMES.into_iter().map(PossibleValue::new)))
+    }
 }
 
 fn parse_state(name: &str) -> Result<StateMask, String> {
@@ -407,7 +490,7 @@ mod tests {
         let cli = Cli::try_parse_from([&["sockdiag", "list"], args].concat()).expect("parses");
         match cli.command {
             Command::List(list) => list,
-            Command::Summary(_) => panic!("not list"),
+            _ => panic!("not list"),
         }
     }
 
@@ -463,6 +546,13 @@ mod tests {
         }
         let args = list(&["-t", "--state", "listen", "--state", "time-wait"]);
         assert_eq!(args.states(Proto::Tcp, None), 1 << 10 | 1 << 6);
+    }
+
+    #[test]
+    fn every_completed_state_name_parses() {
+        for name in STATE_NAMES {
+            assert!(parse_state(name).is_ok(), "{name}");
+        }
     }
 
     #[test]

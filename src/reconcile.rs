@@ -80,6 +80,7 @@ use crate::collect::census::{BoundInactive, NamespaceCensus};
 use crate::collect::owners::ScanStats;
 use std::collections::BTreeMap;
 
+use crate::collect::privileges::{Capability, Hidden, Privileges};
 use crate::collect::sockstat::Counters;
 use crate::collect::{HeldTcp, HostCollection, NamespaceName, Placement, View};
 use crate::figures::{self, Figure, SsFigures};
@@ -100,6 +101,8 @@ pub struct Report<'a> {
     pub other_netns: Vec<OtherNetnsCount>,
     pub close_sockets: Vec<CloseSocket<'a>>,
     pub processes: ScanStats,
+    /// Our uid, the capabilities held and what each missing one hides.
+    pub privileges: &'a Privileges,
     pub consistency: Consistency,
     pub saved_ss: Option<Vec<FigureComparison>>,
     /// With `--ss`: the saved figures explained from their own arithmetic.
@@ -212,8 +215,8 @@ pub enum Finding {
     TimewaitSplit { time_wait: u64, fin_wait2: u64 },
     /// Linux < 6.8: bound-inactive sockets are not dumped; the fd scan finds them as unbound.
     BoundInactiveNotDumped,
-    /// Not euid 0: other users' processes and other namespaces may be closed to us.
-    NotPrivileged,
+    /// A capability the full picture needs is not held: the part it hides is missing.
+    MissingCapability { capability: Capability, hides: Hidden },
     /// Processes whose fd table could not be read.
     ProcessesDenied { denied: u32, total: u32 },
     /// Processes that exited during the walk.
@@ -253,7 +256,7 @@ pub enum Finding {
     Unexplained { count: i64, drift: i64 },
     /// Run from inside a container: this part of `closed` is the TCP sockets of the host and
     /// of the other containers (alloc is system-wide), which cannot be itemised from here.
-    ContainerView { hidden: i64 },
+    ContainerView { hidden: i64, drift: i64 },
     /// The census named more sockets than `closed` counts, beyond the drift.
     Overcounted { count: i64, drift: i64 },
     /// Figures of a saved `ss -s` that differ from the live ones.
@@ -349,6 +352,7 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
         other_netns: other,
         close_sockets: terms.close_sockets,
         processes: host.scan.stats,
+        privileges: &host.privileges,
         consistency,
         saved_ss_explained: saved.and_then(saved_ss::explain),
         saved_ss,
@@ -564,8 +568,11 @@ fn collection_findings(host: &HostCollection, held: &Held<'_>, unowned: u64) -> 
     if host.bound_inactive == BoundInactive::NotDumped {
         findings.push(Finding::BoundInactiveNotDumped);
     }
-    if !host.privileged {
-        findings.push(Finding::NotPrivileged);
+    for missing in &host.privileges.missing {
+        findings.push(Finding::MissingCapability {
+            capability: missing.capability,
+            hides: missing.hides,
+        });
     }
     let stats = host.scan.stats;
     if stats.denied > 0 {
@@ -619,17 +626,21 @@ fn collection_findings(host: &HostCollection, held: &Held<'_>, unowned: u64) -> 
     findings
 }
 
-/// What to say of the unexplained residue: nothing within the drift; beyond it, from inside
-/// a container, that it is the sockets of the host and the other containers, which cannot be
-/// itemised from there; otherwise its likely causes, or that the census counted too many.
+/// What to say of the unexplained residue: from inside a container, that it is the sockets of
+/// the host and the other containers, which cannot be itemised from there; on the host,
+/// nothing within the drift, and beyond it its likely causes, or that the census counted too
+/// many.
 fn residue(view: View, unexplained: i64, drift: i64) -> Option<Finding> {
-    if unexplained > drift {
-        Some(match view {
-            View::Container => Finding::ContainerView { hidden: unexplained },
-            View::Host => Finding::Unexplained {
-                count: unexplained,
-                drift,
-            },
+    if view == View::Container && unexplained > 0 {
+        // From inside, every other socket of the host moves alloc: the drift is theirs too.
+        Some(Finding::ContainerView {
+            hidden: unexplained,
+            drift,
+        })
+    } else if unexplained > drift {
+        Some(Finding::Unexplained {
+            count: unexplained,
+            drift,
         })
     } else if unexplained < -drift {
         Some(Finding::Overcounted {
@@ -834,7 +845,7 @@ pub(crate) mod fixture {
             alloc_window: [20, 20],
             bound_inactive: BoundInactive::Dumped,
             mptcp: MptcpSeen::default(),
-            privileged: true,
+            privileges: Privileges::full(),
             view: View::Host,
         }
     }
@@ -1090,7 +1101,7 @@ mod tests {
     #[test]
     fn what_could_not_be_seen_is_found() {
         let mut host = host();
-        host.privileged = false;
+        host.privileges = Privileges::from_set(65534, rustix::thread::CapabilitySet::SYS_PTRACE);
         host.scan.stats = ScanStats {
             scanned: 4,
             denied: 6,
@@ -1113,7 +1124,10 @@ mod tests {
             Some(None)
         );
         for expected in [
-            Finding::NotPrivileged,
+            Finding::MissingCapability {
+                capability: Capability::SysAdmin,
+                hides: Hidden::OtherNamespaces,
+            },
             Finding::ProcessesDenied { denied: 6, total: 11 },
             Finding::ProcessesVanished { count: 1 },
             Finding::NamespacesNotEntered { count: 1 },
@@ -1207,7 +1221,11 @@ mod tests {
         let report = reconcile(&host, None);
         assert_eq!(report.view, View::Container);
         assert_eq!(report.closed.unexplained, 1, "still the measured residue");
-        assert!(report.findings.contains(&Finding::ContainerView { hidden: 1 }));
+        assert!(
+            report
+                .findings
+                .contains(&Finding::ContainerView { hidden: 1, drift: 0 })
+        );
         assert!(
             !report
                 .findings

@@ -42,6 +42,7 @@ struct Report {
     other_netns: Vec<OtherNetnsCount>,
     close_sockets: Vec<CloseSocket>,
     processes: ScanStats,
+    privileges: Privileges,
     consistency: Consistency,
     saved_ss: Option<Vec<FigureComparison>>,
     saved_ss_explained: Option<SavedExplanation>,
@@ -67,7 +68,7 @@ struct SavedExplanation {
 enum Finding {
     TimewaitSplit { time_wait: u64, fin_wait2: u64 },
     BoundInactiveNotDumped,
-    NotPrivileged,
+    MissingCapability { capability: String, hides: String },
     ProcessesDenied { denied: u32, total: u32 },
     ProcessesVanished { count: u32 },
     NamespacesNotEntered { count: u32 },
@@ -82,7 +83,7 @@ enum Finding {
     Unsupported { proto: String },
     Unsettled { attempts: u32 },
     Unexplained { count: i64, drift: i64 },
-    ContainerView { hidden: i64 },
+    ContainerView { hidden: i64, drift: i64 },
     Overcounted { count: i64, drift: i64 },
     SavedSsDiffers { figures: Vec<String> },
 }
@@ -94,6 +95,23 @@ struct MptcpShare {
     unbound: u64,
     bound_inactive: u64,
     unasked: u64,
+}
+
+/// `privileges`: our uid, the capabilities held among those the full picture needs, and
+/// what each missing one hides.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Privileges {
+    uid: u32,
+    capabilities: Vec<String>,
+    missing: Vec<MissingCapability>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MissingCapability {
+    capability: String,
+    hides: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -1168,7 +1186,7 @@ fn netns_flag_reads_that_namespace() {
 }
 
 /// As an ordinary user: the dump still works, other users' fd tables are closed, and the
-/// report says the census is a lower bound.
+/// report names each missing capability and what it hides.
 #[test]
 fn ordinary_user_gets_a_lower_bound() {
     if !common::private_netns("ordinary_user_gets_a_lower_bound") {
@@ -1188,8 +1206,17 @@ fn ordinary_user_gets_a_lower_bound() {
     );
     let report = parse_report(&out.stdout);
 
+    assert_eq!(report.privileges.uid, 65534);
     assert!(
-        report.findings.contains(&Finding::NotPrivileged),
+        report.privileges.capabilities.is_empty(),
+        "{:?}",
+        report.privileges
+    );
+    assert!(
+        report.findings.contains(&Finding::MissingCapability {
+            capability: "CAP_DAC_READ_SEARCH".into(),
+            hides: "other_users_fd_tables".into()
+        }),
         "{:?}",
         report.findings
     );

@@ -1,3 +1,4 @@
 //! One thin file per command: collect, reconcile, render.
+pub mod completions;
 pub mod list;
 pub mod summary;

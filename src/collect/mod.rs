@@ -8,6 +8,7 @@
 //! - [`owners`]: one walk over `/proc/PID/fd`, for owners and each process's namespace.
 //! - [`netns`]: finding namespaces and working inside one from a short-lived thread.
 //! - [`sys`]: what a held socket says about itself (`pidfd_getfd`, `SIOCGSKNS`, `TCP_INFO`).
+//! - [`privileges`]: the capabilities held, and what each missing one hides.
 //!
 //! A [`Collector`] holds what outlives one run: the sock_diag socket of the namespace it
 //! reads and what the kernel was found to support. `list` streams dumps through it;
@@ -41,6 +42,7 @@ pub mod cgroup;
 pub mod diag;
 pub mod netns;
 pub mod owners;
+pub mod privileges;
 pub mod sockstat;
 pub mod sys;
 
@@ -188,8 +190,8 @@ pub struct HostCollection {
     /// censuses read it too): how much it moves while the terms are measured.
     pub alloc_window: [u64; 2],
     pub mptcp: MptcpSeen,
-    /// Running with euid 0.
-    pub privileged: bool,
+    /// Our uid and capabilities, read before the walk, and what each missing one hides.
+    pub privileges: privileges::Privileges,
     pub view: View,
 }
 
@@ -307,6 +309,7 @@ impl Collector {
     /// The whole host: one `/proc` walk, every namespace found and its census, the place of
     /// every held TCP socket that no dump returned.
     pub fn host(&mut self) -> Result<HostCollection> {
+        let privileges = privileges::Privileges::current();
         let alloc = || sockstat::read_dir(&self.proc_root.join("net")).map(|c| c.tcp_alloc);
         let alloc_first = alloc()?;
         let scan = self.scan(true)?;
@@ -387,7 +390,7 @@ impl Collector {
             bound_inactive: self.support,
             alloc_window: [alloc_first, alloc_last],
             mptcp,
-            privileged: rustix::process::geteuid().is_root(),
+            privileges,
             view: view(),
         })
     }

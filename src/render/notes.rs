@@ -1,6 +1,7 @@
 //! The words for each [`Finding`]: the one place where what the reconciliation found becomes
 //! English, for the summary's notes, its JSON `notes` and `list`'s warnings alike.
 
+use crate::collect::privileges::Hidden;
 use crate::reconcile::Finding;
 
 /// One finding as one sentence.
@@ -13,7 +14,9 @@ pub fn note(finding: &Finding) -> String {
             "time_wait counts timewait minisocks by their timer: {time_wait} in TIME_WAIT, {fin_wait2} in FIN_WAIT2 (orphaned connections waiting for the peer's FIN)"
         ),
         Finding::BoundInactiveNotDumped => "this kernel (< 6.8) does not dump bound-inactive TCP sockets: list cannot show them; summary finds them through the fd scan, counts them as unbound and reports bound_inactive as null".to_owned(),
-        Finding::NotPrivileged => "not running as root: other users' processes and other namespaces are closed to us, so the census is a lower bound".to_owned(),
+        Finding::MissingCapability { capability, hides } => {
+            format!("without {}, {}", capability.name(), hidden(*hides))
+        }
         Finding::ProcessesDenied { denied, total } => format!(
             "{denied} of {total} processes could not be inspected (permission denied): owners are a lower bound, and sockets only they hold are in unexplained"
         ),
@@ -81,8 +84,8 @@ pub fn note(finding: &Finding) -> String {
         Finding::Unexplained { count, drift } => format!(
             "{count} closed socket(s) unexplained beyond a drift of {drift}; likely causes: sockets in flight in SCM_RIGHTS messages, kernel sockets (NFS, SMB, iSCSI, MPTCP subflows), namespaces no process here can reach (TCP alloc is system-wide)"
         ),
-        Finding::ContainerView { hidden } => format!(
-            "sockdiag runs inside a container (its own PID or user namespace): {hidden} of closed are TCP sockets of the host and of other containers, which TCP alloc counts system-wide and which cannot be itemised from in here; run `sockdiag summary --all-netns` on the host to list them"
+        Finding::ContainerView { hidden, drift } => format!(
+            "sockdiag runs inside a container (its own PID or user namespace): {hidden} (± {drift}) of closed are TCP sockets of the host and of other containers, which TCP alloc counts system-wide and which cannot be itemised from in here; run `sockdiag summary --all-netns` on the host to list them"
         ),
         Finding::Overcounted { count, drift } => format!(
             "the census found {count} more socket(s) than closed reports, beyond a drift of {drift}: sockets changed state between the counter reads and the dumps, or a dump saw one twice"
@@ -91,5 +94,23 @@ pub fn note(finding: &Finding) -> String {
             "the saved ss -s differs from the live figures ({}): sockets changed since it was taken; the terms above explain the live ones",
             figures.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
         ),
+    }
+}
+
+/// What a missing capability hides, as the end of a sentence.
+fn hidden(hides: Hidden) -> &'static str {
+    match hides {
+        Hidden::OtherUsersFdTables => {
+            "other users' /proc/PID/fd cannot be opened: the owners of their sockets, the unbound sockets only they hold and the namespaces they are in are missing (the census is a lower bound)"
+        }
+        Hidden::OtherUsersFdLinks => {
+            "other users' fd links and /proc/PID/ns/net cannot be read nor their sockets duplicated (pidfd_getfd): the owners of their sockets, the unbound sockets only they hold, their namespaces and the namespace of each socket they hold are missing"
+        }
+        Hidden::SocketNamespaces => {
+            "a held socket cannot be asked its namespace (SIOCGSKNS): undumped sockets are placed by the namespace of the process holding them, and namespaces that only a socket reveals are missing"
+        }
+        Hidden::OtherNamespaces => {
+            "other network namespaces cannot be entered (setns): their TCP sockets are not counted and stay in unexplained"
+        }
     }
 }

@@ -1,0 +1,76 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sockdiag_global_optspecs
+    string join \n proc-root= h/help V/version
+end
+
+function __fish_sockdiag_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sockdiag_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sockdiag_using_subcommand
+    set -l cmd (__fish_sockdiag_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -s V -l version -d 'Print version'
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "list" -d 'List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps'
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l state -d 'Only sockets in this state (repeatable); see STATES below' -r -f -a "established\t''
+syn-sent\t''
+syn-recv\t''
+fin-wait-1\t''
+fin-wait-2\t''
+time-wait\t''
+close\t''
+close-wait\t''
+last-ack\t''
+listen\t''
+closing\t''
+bound-inactive\t''
+connected\t''
+all\t''"
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l netns -d 'Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s t -l tcp -d 'TCP sockets'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s u -l udp -d 'UDP sockets'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s x -l unix -d 'UNIX domain sockets'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s w -l raw -d 'RAW sockets (needs the kernel\'s raw_diag)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s 6 -l ipv6 -d 'IPv6 sockets only'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s a -l all -d 'Every socket the kernel dumps: listening, TIME_WAIT, bound-inactive included'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s l -l listening -d 'Listening sockets only (for UDP, RAW and UNIX: unconnected ones too, as ss does)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s p -l processes -d 'Show the owning processes: pid, command, fd (every owner of a shared socket)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s e -l extended -d 'Show uid, inode and socket cookie'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s n -l numeric -d 'Accepted for ss compatibility: sockdiag never resolves names'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l json -d 'One JSON object per socket per line'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l ss -d 'A saved `ss -s` output to check against the live figures (`-` for stdin)' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l netns -d 'Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l all -d 'Show every TCP_CLOSE socket, not only the first rows'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l check -d 'Exit with status 1 when part of `closed` stays unexplained'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l json -d 'One JSON document'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l all-netns -d 'Every network namespace of the host, each with its own terms, and the system-wide identity TCP alloc = the full TCP sockets of every namespace + unexplained'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand completions" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "list" -d 'List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
