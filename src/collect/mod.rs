@@ -289,17 +289,13 @@ impl Collector {
 
     /// The census of the namespace read, taken from inside it.
     fn target_census(&mut self) -> Result<NamespaceCensus> {
-        let (counters, own) = if self.target_file.is_some() {
-            (self.proc_root.join("thread-self/net"), 1)
-        } else {
-            (self.proc_root.join("net"), 1)
+        // Entered from a thread, the namespace's counters are that thread's.
+        let counters = match self.target_file {
+            Some(_) => self.proc_root.join("thread-self/net"),
+            None => self.proc_root.join("net"),
         };
-        // A fake /proc tree (tests) does not count our sock_diag socket.
-        let own = if self.proc_root == Path::new("/proc") {
-            own
-        } else {
-            0
-        };
+        // Our sock_diag socket is open there; a fake /proc tree (tests) does not count it.
+        let own = u64::from(self.proc_root == Path::new("/proc"));
         let (target, diag, support) = (self.target, &mut self.diag, &mut self.support);
         netns::within(self.target_file.as_ref(), || {
             census::take(diag, target, &counters, own, support)

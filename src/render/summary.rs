@@ -142,15 +142,20 @@ pub fn human(out: &mut impl Write, report: &Report<'_>, all: bool) -> io::Result
 /// The JSON document of `summary --json`: the report's fields, then `notes`, the findings
 /// worded as in the human report.
 pub fn json(out: &mut impl Write, report: &Report<'_>) -> io::Result<()> {
+    document(out, report, &report.findings)
+}
+
+/// A report's fields, then `notes`: its findings in words.
+fn document(out: &mut impl Write, report: &impl Serialize, findings: &[Finding]) -> io::Result<()> {
     #[derive(Serialize)]
-    struct Document<'r, 'a> {
+    struct Document<'r, R> {
         #[serde(flatten)]
-        report: &'r Report<'a>,
+        report: &'r R,
         notes: Vec<String>,
     }
     let document = Document {
         report,
-        notes: report.findings.iter().map(notes::note).collect(),
+        notes: findings.iter().map(notes::note).collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &document)?;
     out.write_all(b"\n")
@@ -223,18 +228,7 @@ pub fn host_human(out: &mut impl Write, report: &HostReport<'_>, all: bool) -> i
 
 /// `summary --all-netns --json`: the report's fields, then `notes`.
 pub fn host_json(out: &mut impl Write, report: &HostReport<'_>) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Document<'r, 'a> {
-        #[serde(flatten)]
-        report: &'r HostReport<'a>,
-        notes: Vec<String>,
-    }
-    let document = Document {
-        report,
-        notes: report.findings.iter().map(notes::note).collect(),
-    };
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    out.write_all(b"\n")
+    document(out, report, &report.findings)
 }
 
 fn processes_and_notes(out: &mut impl Write, p: &ScanStats, findings: &[Finding]) -> io::Result<()> {
