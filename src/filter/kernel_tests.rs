@@ -229,6 +229,8 @@ fn row(msg: &[u8]) -> Socket {
         timewait: msg[2] == 3,
         local: Endpoint::Ip(SocketAddr::new(addr(8), port(4))),
         peer: Endpoint::Ip(SocketAddr::new(addr(24), port(6))),
+        unix_type: None,
+        v6only: None,
         peer_inode: 0,
         recv_q: 0,
         send_q: 0,
