@@ -111,9 +111,10 @@ JSON OUTPUT
   local       \"addr:port\", \"[v6addr]:port\", a unix path, \"@abstract\", or \"*\";
               exact, unlike the table: \"[::]:5002\", \"0.0.0.0:0\"
   peer        the same; \"*\" for unix sockets (see peer_inode)
-  v6only      IPv6 sockets: IPV6_V6ONLY as the kernel reports it (INET_DIAG_SKV6ONLY);
-              null for IPv4 and UNIX sockets, timewait and request socks, and rows read
-              from /proc (which does not say)
+  v6only      IPv6 sockets in LISTEN or CLOSE: IPV6_V6ONLY as the kernel reports it
+              (INET_DIAG_SKV6ONLY; binding a specific IPv6 address sets it); null where the
+              kernel does not say: IPv4, UNIX, connected IPv6 sockets, timewait and request
+              socks, rows read from /proc
   peer_inode  inode of a unix socket's peer, or null
   recv_q, send_q, uid, inode, cookie
               as sock_diag reports them; inode 0 means no struct socket (timewait,

@@ -240,9 +240,9 @@ pub struct Socket {
     /// UNIX only: stream, datagram or seqpacket (`udiag_type`); `None` for IP sockets and
     /// for a type ss does not name.
     pub unix_type: Option<UnixType>,
-    /// IPv6 full sockets only: `IPV6_V6ONLY`, from `INET_DIAG_SKV6ONLY`, which the kernel
-    /// sends for every AF_INET6 full socket (`inet_diag_msg_attrs_fill`). `None` for IPv4,
-    /// timewait and request socks, and rows read from `/proc/net/raw6`.
+    /// `IPV6_V6ONLY`, from `INET_DIAG_SKV6ONLY`, which the kernel sends for AF_INET6 full
+    /// sockets in LISTEN or CLOSE (`inet_diag_msg_attrs_fill`). `None` for the others (IPv4,
+    /// connected, timewait, request socks) and rows read from `/proc/net/raw6`.
     pub v6only: Option<bool>,
     /// For a timewait minisock, its substate: TIME_WAIT or FIN_WAIT2.
     pub state: State,

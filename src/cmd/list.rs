@@ -71,7 +71,13 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
         if !args.no_header {
             plan.format.header(out)?;
         }
+        // Our own namespace first (no process but us need be in it), then every other found.
+        let mut own = Collector::open(proc_root, None)?;
+        list_namespace(&plan, &mut own, args.processes.then_some(&scan), &mut tally, out)?;
         for (inode, name, path) in collect::discover(&scan, proc_root) {
+            if tally.listed.contains(&inode) {
+                continue;
+            }
             // A namespace whose every process exited meanwhile, or one we may not enter.
             let mut collector = match Collector::open(proc_root, Some(&path)) {
                 Ok(collector) if collector.netns() == inode => collector,

@@ -81,8 +81,9 @@ pub fn decode_row(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
 }
 
 /// `struct inet_diag_msg` (`linux/inet_diag.h`) and, of the attributes after it, only
-/// `INET_DIAG_SKV6ONLY`, which needs no `idiag_ext` bit: the kernel adds it to every AF_INET6
-/// full socket (`inet_diag_msg_attrs_fill`).
+/// `INET_DIAG_SKV6ONLY`, which needs no `idiag_ext` bit: the kernel adds it to AF_INET6 full
+/// sockets in LISTEN or CLOSE (`inet_diag_msg_attrs_fill`), the only ones a wildcard address
+/// can belong to.
 fn decode_inet(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
     let header = InetResponseHeader::parse(payload)?;
     let id = &header.socket_id;
