@@ -611,6 +611,7 @@ fn stderr_lines(out: &Output) -> Vec<String> {
 
 /// `-a -p`: every socket of the namespace, exactly, with its owners and the timewait facts.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn all_rows_match_the_ground_truth() {
     if !common::private_netns("all_rows_match_the_ground_truth") {
         return;
@@ -678,6 +679,7 @@ fn all_rows_match_the_ground_truth() {
 
 /// The same namespace through live `ss`, state by state: `-a` views and the default views.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn rows_match_live_ss() {
     if !common::private_netns("rows_match_live_ss") {
         return;
@@ -753,6 +755,7 @@ fn rows_match_live_ss() {
 
 /// No -a: connected states only; the FIN_WAIT2 minisock is one (as in ss), TIME_WAIT is not.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn default_lists_connected_states_only() {
     if !common::private_netns("default_lists_connected_states_only") {
         return;
@@ -771,6 +774,7 @@ fn default_lists_connected_states_only() {
 
 /// -l: TCP listeners only; for UDP and UNIX, unconnected sockets too (as ss does).
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn listening_lists_listeners_only() {
     if !common::private_netns("listening_lists_listeners_only") {
         return;
@@ -785,6 +789,7 @@ fn listening_lists_listeners_only() {
 
 /// --state selects exactly its rows; timewait minisocks are told from full sockets.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn state_filters_select_exact_rows() {
     if !common::private_netns("state_filters_select_exact_rows") {
         return;
@@ -820,6 +825,7 @@ fn state_filters_select_exact_rows() {
 
 /// -4 / -6 restrict families (and drop UNIX); -x is UNIX only; -t -6 combines.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn family_and_protocol_selection() {
     if !common::private_netns("family_and_protocol_selection") {
         return;
@@ -834,6 +840,7 @@ fn family_and_protocol_selection() {
 
 /// The table: a header, then one row per socket; `-e` adds `ino:N`, `-p` the owners.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn table_output() {
     if !common::private_netns("table_output") {
         return;
@@ -910,6 +917,7 @@ fn table_output() {
 
 /// --netns /proc/PID/ns/net lists that namespace (held here by a `sleep` child), not ours.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn netns_option_reads_another_namespace() {
     if !common::private_netns("netns_option_reads_another_namespace") {
         return;
@@ -956,6 +964,7 @@ fn missing_netns_is_an_error() {
 /// proc, read from /proc/net/raw{,6}, said once on stderr); exactly those `ss -wan` shows.
 /// Without -w or -a nothing is said about them.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn raw_sockets_with_or_without_raw_diag() {
     if !common::private_netns("raw_sockets_with_or_without_raw_diag") {
         return;
@@ -1083,6 +1092,7 @@ fn ss_state(token: &str) -> String {
 
 /// Output to a pipe whose reader is gone: quiet success, as `sockdiag list | head` needs.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn closed_stdout_pipe_is_quiet_success() {
     if !common::private_netns("closed_stdout_pipe_is_quiet_success") {
         return;
@@ -1170,6 +1180,7 @@ fn usage_errors_exit_2_with_one_line() {
 /// As an ordinary user the sockets are all listed but root's fd tables are closed: owners are
 /// missing and stderr says how many processes could not be inspected.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn ordinary_user_gets_a_lower_bound() {
     if !common::require_root("ordinary_user_gets_a_lower_bound") {
         return;
@@ -1267,6 +1278,7 @@ fn wildcard_sockets() -> Vec<OwnedFd> {
 /// (`*:5002` dual-stack, `[::]:5003` v6-only, `0.0.0.0:*`). The JSON keeps exact addresses
 /// and says v6only.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn tables_match_ss_token_for_token() {
     if !common::private_netns("tables_match_ss_token_for_token") {
         return;
@@ -1331,6 +1343,7 @@ fn tables_match_ss_token_for_token() {
 /// `sk:`), timewait minisocks included. Bound-inactive TCP rows, which iproute2 < 6.8 never
 /// shows, are left out of ours. `autobound` differs on purpose (see the list).
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn filter_expressions_select_the_rows_ss_selects() {
     if !common::private_netns("filter_expressions_select_the_rows_ss_selects") {
         return;
@@ -1436,6 +1449,7 @@ impl Drop for NamedNetns {
 /// sockets made in three namespaces: two private ones held by a process, one `ip netns add`
 /// held by its bind mount only), tagged with its inode; `-p` owners across namespaces.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn all_netns_lists_every_namespace() {
     if !common::private_netns("all_netns_lists_every_namespace") {
         return;
@@ -1518,6 +1532,7 @@ fn all_netns_lists_every_namespace() {
 /// `-a` with `--state` or a state word: the state wins, as in ss (`-tan --state established`,
 /// `-l --state time-wait`, `-ta state established`).
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn named_states_win_over_all_and_listening() {
     if !common::private_netns("named_states_win_over_all_and_listening") {
         return;
@@ -1536,6 +1551,7 @@ fn named_states_win_over_all_and_listening() {
 /// A bound socket in flight (sent with SCM_RIGHTS, its sender's fd closed): listed with no
 /// owner, and one line on stderr says nobody inspected holds it, and why that may be.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn bound_socket_in_flight_is_one_note() {
     if !common::private_netns("bound_socket_in_flight_is_one_note") {
         return;

@@ -1,7 +1,7 @@
 //! ss's filter expressions (`ss -tn dport = :443`, `ss -ta '( sport = :22 or sport = :2222 )'`,
 //! `ss -t state established dst 10.0.0.0/8`), so that `list` takes the same words.
 //!
-//! The pure part only: [`parse`] turns the words that follow the options into a [`Filter`];
+//! The pure part only: [`parse()`] turns the words that follow the options into a [`Filter`];
 //! [`Filter::bytecode`] compiles its expression into the inet_diag filter program the kernel
 //! runs over every socket of a dump, so that only matching rows cross netlink; and
 //! [`Filter::matches`] evaluates it on a [`Socket`] row in user space, for UNIX rows (unix_diag
