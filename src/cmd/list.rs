@@ -208,26 +208,40 @@ fn list_namespace<W: Write>(
 /// known to be in other namespaces hold no socket of these, whatever they hold.
 fn denied_note(scan: &ProcScan, proc_root: &Path, listed: &[u64]) {
     let denied = collect::denied_processes(scan, proc_root);
+    let total = scan.stats.denied + scan.stats.scanned + scan.stats.vanished;
+    if let Some(note) = denied_words(&denied, listed, scan.stats.denied, total) {
+        warn_text(&note);
+    }
+}
+
+/// The words of [`denied_note`] for the processes `denied` (pid, namespace if readable), or
+/// `None` when none of them can hold a socket of the namespaces `listed`. `counted` is the
+/// walk's own count, which a second look never exceeds; `total` the processes walked.
+fn denied_words(denied: &[(u32, Option<u64>)], listed: &[u64], counted: u32, total: u32) -> Option<String> {
+    let matters = |netns: &Option<u64>| netns.is_none_or(|n| listed.contains(&n));
     let here = denied
         .iter()
         .filter(|(_, netns)| netns.is_some_and(|n| listed.contains(&n)))
         .count();
     let unknown = denied.iter().filter(|(_, netns)| netns.is_none()).count();
     if here + unknown == 0 {
-        return;
+        return None;
     }
-    let total = scan.stats.denied + scan.stats.scanned + scan.stats.vanished;
     let pids: Vec<String> = denied
         .iter()
-        .filter(|(_, netns)| netns.is_none_or(|n| listed.contains(&n)))
+        .filter(|(_, netns)| matters(netns))
         .map(|(pid, _)| pid.to_string())
-        .take(5)
         .collect();
-    warn_text(&format!(
-        "{} of {total} processes could not be inspected (permission denied), {here} of them in the namespace(s) listed and {unknown} in a namespace that could not be read (pid {}): sockets only they hold are listed without owners",
-        here + unknown,
+    let shown = if pids.len() > 5 {
+        format!("{}, ...", pids[..5].join(", "))
+    } else {
         pids.join(", ")
-    ));
+    };
+    Some(format!(
+        "{} of {total} processes could not be inspected (permission denied) and may hold sockets listed here ({here} in a namespace listed, {unknown} in a namespace that could not be read; pid {shown}): sockets only they hold show no owner",
+        // The second walk may meet processes started since the first: never more than it.
+        (here + unknown).min(counted as usize),
+    ))
 }
 
 /// A finding on stderr that does not stop the command.
@@ -237,4 +251,36 @@ fn warn(finding: &Finding) {
 
 fn warn_text(text: &str) {
     eprintln!("sockdiag: {}", escape::for_terminal(text.as_bytes()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::denied_words;
+
+    #[test]
+    fn denied_processes_are_said_only_when_they_may_hold_listed_sockets() {
+        let listed = [4026531840];
+        // Elsewhere only: quiet.
+        assert_eq!(denied_words(&[(812, Some(4026532001))], &listed, 1, 73), None);
+        assert_eq!(denied_words(&[], &listed, 1, 73), None, "gone since the walk");
+        // In a namespace listed, or in one unknown: said, with the pids.
+        assert_eq!(
+            denied_words(
+                &[(812, Some(4026531840)), (9, Some(1)), (77, None)],
+                &listed,
+                3,
+                73
+            )
+            .as_deref(),
+            Some(
+                "2 of 73 processes could not be inspected (permission denied) and may hold sockets listed here (1 in a namespace listed, 1 in a namespace that could not be read; pid 812, 77): sockets only they hold show no owner"
+            )
+        );
+        let many: Vec<(u32, Option<u64>)> = (1..=7).map(|pid| (pid, None)).collect();
+        let words = denied_words(&many, &listed, 6, 80).expect("said");
+        assert!(
+            words.starts_with("6 of 80 ") && words.contains("pid 1, 2, 3, 4, 5, ...)"),
+            "{words}"
+        );
+    }
 }
