@@ -1471,7 +1471,7 @@ fn all_netns_lists_every_namespace() {
     // A named one: no process in it, only its bind mount and a socket made there.
     let named = NamedNetns::add(&format!("sockdiag-test-{}", std::process::id()));
     let path = named.path();
-    let (in_named, named_netns) = std::thread::spawn(move || {
+    let (in_named, raw, named_netns) = std::thread::spawn(move || {
         let file = std::fs::File::open(&path).expect("open netns");
         rustix::thread::move_into_link_name_space(
             std::os::fd::AsFd::as_fd(&file),
@@ -1483,7 +1483,14 @@ fn all_netns_lists_every_namespace() {
             .status()
             .expect("ip");
         let listener = TcpListener::bind("127.0.0.1:5009").expect("listen");
-        (vec![listener], common::current_netns())
+        let raw = rustix::net::socket_with(
+            AddressFamily::INET,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC,
+            Some(ipproto::ICMP),
+        )
+        .expect("raw socket");
+        (vec![listener], raw, common::current_netns())
     })
     .join()
     .expect("named netns thread");
@@ -1521,12 +1528,23 @@ fn all_netns_lists_every_namespace() {
         let pids: Vec<u32> = r.owners.iter().flatten().map(|o| o.pid).collect();
         assert!(pids.contains(&std::process::id()), "{r:?}");
     }
+    // RAW sockets of another namespace (from its /proc/net/raw without raw_diag), by name
+    // and among all.
+    for args in [&["-wa", "--netns", &named.0][..], &["-wa", "--all-netns"]] {
+        let rows: Vec<(u64, u32)> = list_json(args)
+            .iter()
+            .filter(|r| r.netns == named_netns)
+            .map(|r| (r.netns, r.inode))
+            .collect();
+        assert_eq!(rows, [(named_netns, common::inode(&raw))], "{args:?}");
+    }
+
     // The table has a Netns column first.
     let text = common::sockdiag_ok(&["list", "-tl", "--all-netns"]);
     assert!(text.starts_with("Netns      Netid State"), "{text}");
     let row = format!("{named_netns:<10} tcp   LISTEN ");
     assert_eq!(text.lines().filter(|l| l.starts_with(&row)).count(), 1, "{text}");
-    drop((child, named));
+    drop((child, raw, named));
 }
 
 /// `-a` with `--state` or a state word: the state wins, as in ss (`-tan --state established`,
