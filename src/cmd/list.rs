@@ -91,13 +91,23 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
                     continue;
                 }
             };
-            list_namespace(
+            let listed = list_namespace(
                 &plan,
                 &mut collector,
                 args.processes.then_some(&scan),
                 &mut tally,
                 out,
-            )?;
+            );
+            // A dump that fails in one namespace ends its listing, not the others'; an
+            // error writing the output ends everything.
+            match listed {
+                Err(e) if e.downcast_ref::<DiagError>().is_some() => eprintln!(
+                    "sockdiag: netns {inode} ({}): listing cut short: {}",
+                    names::namespace(&name),
+                    escape::for_terminal(format!("{e:#}").as_bytes())
+                ),
+                other => other?,
+            }
         }
         args.processes.then_some(scan)
     } else {
