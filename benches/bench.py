@@ -515,6 +515,93 @@ def print_table(results):
             f"{cell(other, 'peak_mib', lambda v: f'{v:.1f}'):>7}")
 
 
+# ---------------------------------------------------------------------------
+# Filtered pair (issue 10): the filter runs in the kernel, so only the
+# matching rows cross netlink. After the standard pairs, the driver adds a
+# listener on 127.0.0.1:443 and FILTER_PAIRS connections to it (the clients'
+# dport is 443), times `list -tn dport = :443` against `ss -tn dport = :443`,
+# and counts the bytes each command receives from netlink (strace), filtered
+# and unfiltered. Kept apart from the standard pairs to ease merges.
+# ---------------------------------------------------------------------------
+
+FILTER_PORT = 443
+FILTER_PAIRS = 1000
+FILTERED = {
+    "list-dport443": (["list", "-tn", "dport", "=", f":{FILTER_PORT}"],
+                      ["-tn", "dport", "=", f":{FILTER_PORT}"]),
+}
+# Unfiltered counterparts, for the netlink byte counts only.
+UNFILTERED = {"list-dport443": (["list", "-tn"], ["-tn"])}
+
+
+def netlink_bytes(argv):
+    """(bytes, calls): what `argv` received from netlink sockets, summed from
+    strace's recvfrom/recvmsg return values (fds annotated with -yy). ss peeks
+    at each datagram first (MSG_PEEK|MSG_TRUNC, to size its buffer): those
+    calls read nothing and are not counted."""
+    strace = shutil.which("strace")
+    if not strace:
+        return None
+    # /dev/null opened write-only: sockdiag takes an O_RDWR /dev/null on fd 1 (what
+    # subprocess.DEVNULL opens) for a closed stdout, as the runtime leaves it.
+    with tempfile.NamedTemporaryFile(prefix="bench-strace-", mode="r") as trace, \
+            open(os.devnull, "w") as null:
+        subprocess.run([strace, "-f", "-yy", "-qq", "-e", "trace=recvfrom,recvmsg",
+                        "-o", trace.name] + argv,
+                       stdout=null, stderr=null, check=False)
+        total = calls = 0
+        for line in trace:
+            if "NETLINK" not in line or "MSG_PEEK" in line:
+                continue
+            ret = line.rstrip().rsplit("= ", 1)
+            if len(ret) == 2 and ret[1].split()[0].isdigit():
+                total += int(ret[1].split()[0])
+                calls += 1
+        return total, calls
+
+
+def filtered_pair(n, name, sockdiag, ss, runs):
+    """Adds the :443 connections, times the filtered pair, counts netlink bytes."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind((LISTEN_ADDR, FILTER_PORT))
+    listener.listen(FILTER_PAIRS)
+    held = [listener]
+    try:
+        for _ in range(FILTER_PAIRS):
+            c = socket.create_connection((LISTEN_ADDR, FILTER_PORT))
+            s, _ = listener.accept()
+            held += [c, s]
+        log(f"  {name}: + {FILTER_PAIRS} connections to {LISTEN_ADDR}:{FILTER_PORT} "
+            f"(their clients match)")
+        for side, argv in (("sockdiag", [sockdiag] + FILTERED[name][0] if sockdiag else None),
+                           ("ss", [ss] + FILTERED[name][1])):
+            if argv:
+                log(f"  output lines: {' '.join([side] + argv[1:]):<32} {count_lines(argv)}")
+        for side, i in (("sockdiag", 0), ("ss", 1)):
+            if side == "sockdiag" and not sockdiag:
+                continue
+            binary = sockdiag if side == "sockdiag" else ss
+            got = [netlink_bytes([binary] + table[name][i]) for table in (FILTERED, UNFILTERED)]
+            if None in got:
+                log("  netlink bytes: strace not found, not measured")
+                break
+            (fb, fc), (ub, uc) = got
+            log(f"  netlink bytes received, {side}: filtered {fb} in {fc} recv calls, "
+                f"unfiltered {ub} in {uc} ({fb / ub:.4f} of it)" if ub else
+                f"  netlink bytes received, {side}: filtered {fb}, unfiltered {ub}")
+        log(f"  timing {name}: 1 warm-up + {runs} runs of each side ...")
+        PAIRS[name] = FILTERED[name]  # bench_pair reads the arguments from PAIRS
+        try:
+            res = bench_pair(name, sockdiag, ss, runs)
+        finally:
+            del PAIRS[name]
+        report_pair(n, res)
+        return res
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def parse_sizes(text):
     sizes = []
     for tok in text.split(","):
@@ -642,8 +729,8 @@ def main():
     ap.add_argument("--procs", type=int, default=10, help="worker processes holding the sockets")
     ap.add_argument("--sockdiag", default=os.path.join(repo, "target/release/sockdiag"),
                     help="sockdiag binary (default: target/release/sockdiag in the repo)")
-    ap.add_argument("--only", default=",".join(PAIRS),
-                    help=f"comma-separated pairs among {','.join(PAIRS)}")
+    ap.add_argument("--only", default=",".join(list(PAIRS) + list(FILTERED)),
+                    help=f"comma-separated pairs among {','.join(list(PAIRS) + list(FILTERED))}")
     ap.add_argument("--procs-population", type=int, default=0, metavar="P",
                     help="also (or, without --sockets, only) the process population: "
                          "P processes holding a few sockets each")
@@ -665,8 +752,8 @@ def main():
     sizes = parse_sizes(args.sockets) if args.sockets.strip() else []
     pairs = [p.strip() for p in args.only.split(",") if p.strip()] if sizes else []
     for p in pairs:
-        if p not in PAIRS:
-            die(f"unknown pair {p!r} in --only (known: {', '.join(PAIRS)})")
+        if p not in PAIRS and p not in FILTERED:
+            die(f"unknown pair {p!r} in --only (known: {', '.join(list(PAIRS) + list(FILTERED))})")
     ss = shutil.which("ss") or die("ss not found in PATH")
     sockdiag = os.path.abspath(args.sockdiag)
     if not (os.path.isfile(sockdiag) and os.access(sockdiag, os.X_OK)):
@@ -719,7 +806,7 @@ def main():
             # Output sizes, once: both sides should have done the same work.
             # ss prints one header line, floor one count; sockdiag's format is its own.
             seen = set()
-            for p in pairs:
+            for p in [p for p in pairs if p in PAIRS]:
                 sd_args, ref, ref_args = PAIRS[p]
                 for side, argv in (("sockdiag", [sockdiag] + sd_args if sockdiag else None),
                                    (ref, [refs[ref]] + ref_args)):
@@ -735,11 +822,13 @@ def main():
                         log(f"  output lines: {shown:<22} "
                             f"{lines if lines is not None else 'FAILED'}")
 
-            for p in pairs:
+            for p in [p for p in pairs if p in PAIRS]:
                 log(f"  timing {p}: 1 warm-up + {args.runs} runs of each side ...")
                 res = bench_pair(p, sockdiag, refs, args.runs)
                 report_pair(n, res)
                 results.append((n, res))
+            for p in [p for p in pairs if p in FILTERED]:
+                results.append((n, filtered_pair(n, p, sockdiag, ss, args.runs)))
         finally:
             t0 = time.perf_counter()
             pop.stop()

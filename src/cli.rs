@@ -15,6 +15,19 @@ use crate::model::{Family, Proto, State};
 // starts with its heading in capitals (see src/man.rs).
 
 const AFTER_HELP: &str = "\
+EXAMPLES
+  sockdiag summary                  explain ss -s for this network namespace
+  sockdiag summary --netns blue --all
+                                    the same for `ip netns` blue, every TCP_CLOSE row
+  ss -s > saved; sockdiag summary --ss saved
+                                    check a saved ss -s against the live figures
+  sockdiag list -tanp               every TCP socket with its owners, as ss -tanp
+  sockdiag list -xa                 UNIX sockets with their inodes, as ss -xa
+  sockdiag list -tn dport = :443    only the matching rows cross netlink
+  sockdiag list --all-netns -tl     listeners of every network namespace
+  sockdiag list -tan --json | jq -c 'select(.state == \"CLOSE\")'
+                                    bound-but-inactive TCP sockets, as JSON lines
+
 EXIT STATUS
   0  success (also when the output pipe is closed early, as in `sockdiag list | head`)
   1  `summary --check` only: part of ss's `closed` figure stayed unexplained
@@ -46,10 +59,23 @@ UNTRUSTED TEXT
 
 KERNEL
   Bound-but-inactive TCP sockets are dumped by Linux 6.8 and later; on older kernels list says
-  it cannot show them and summary counts them through the fd scan. RAW sockets need raw_diag;
-  without it list prints a one-line notice and goes on with the other protocols.";
+  it cannot show them and summary counts them through the fd scan. Without raw_diag (a RAW dump
+  answers ENOENT), list reads RAW sockets from /proc/net/raw and /proc/net/raw6 of the
+  namespace, as ss does, and says so once on stderr when -w or -a asked for them.";
 
 const LIST_AFTER_HELP: &str = "\
+TABLE
+  Without protocol flags list shows what ss without them shows of these four: UNIX, RAW, UDP
+  and TCP sockets, in that order (ss also lists netlink and packet sockets; list does not).
+  Netid is tcp, udp, raw, or u_str, u_dgr, u_seq for UNIX stream, datagram and seqpacket
+  sockets. Addresses print as ss prints them: port 0 as *, the IPv6 wildcard [::] as * for a
+  dual-stack socket (it accepts IPv4 too) and as [::] for a v6-only one; a UNIX socket's
+  local column is its name (* if none) and its inode, its peer column * and the peer's inode
+  (0 if none), so the two ends of a pair match up. Ports and RAW protocols stay numeric (-n
+  is implied). -H leaves out the header; -O is accepted, every row being one line already.
+  --all-netns adds a first column, Netns, the namespace's inode; a namespace that cannot be
+  entered is one line on stderr and the others are still listed.
+
 FILTER
   After the options, a filter as ss(8) takes it, compiled into an inet_diag program the
   kernel runs over every socket (only matching rows cross netlink) and checked again on every
@@ -76,19 +102,38 @@ STATES
   Without -a, -l or --state, list shows the connected states as ss does (no LISTEN, CLOSE,
   SYN_RECV or TIME_WAIT).
 
+WARNINGS
+  Said once each on stderr, after the rows: RAW sockets read from /proc (with -w or -a);
+  bound-inactive sockets this kernel does not dump; with -p, bound-inactive sockets that no
+  process inspected holds (in flight in an SCM_RIGHTS message whose sender closed them, or
+  held by a process not inspected); and processes that could not be inspected, only when one
+  is in a namespace listed or its namespace could not be read (a process known to be in
+  another namespace holds none of its sockets, or holds them through a namespace also
+  listed).
+
 JSON OUTPUT
   With --json, one object per socket per line:
   proto       \"tcp\" | \"udp\" | \"raw\" | \"unix\"
+  type        UNIX sockets: \"stream\" | \"dgram\" | \"seqpacket\"; null for the others
   family      \"inet\" | \"inet6\" | \"unix\"
   state       the kernel's state name without TCP_: ESTABLISHED, LISTEN, CLOSE, TIME_WAIT,
               FIN_WAIT2, CLOSE_WAIT, ...; unconnected UDP, RAW and UNIX sockets are CLOSE
   timewait    true for a timewait minisock, whose state is then TIME_WAIT or FIN_WAIT2
-  local       \"addr:port\", \"[v6addr]:port\", a unix path, \"@abstract\", or \"*\"
+  local       \"addr:port\", \"[v6addr]:port\", a unix path, \"@abstract\", or \"*\";
+              exact, unlike the table: \"[::]:5002\", \"0.0.0.0:0\"
   peer        the same; \"*\" for unix sockets (see peer_inode)
+  v6only      IPv6 sockets in LISTEN or CLOSE: IPV6_V6ONLY as the kernel reports it
+              (INET_DIAG_SKV6ONLY; binding a specific IPv6 address sets it); null where the
+              kernel does not say: IPv4, UNIX, connected IPv6 sockets, timewait and request
+              socks, rows read from /proc
   peer_inode  inode of a unix socket's peer, or null
   recv_q, send_q, uid, inode, cookie
               as sock_diag reports them; inode 0 means no struct socket (timewait,
-              request socks, orphans, children not yet accepted)
+              request socks, orphans, children not yet accepted); cookie is 0 for
+              rows read from /proc
+  netns       inode of the network namespace the socket was dumped in
+  source      \"netlink\" (a sock_diag dump) or \"proc\" (/proc/net/raw{,6}, RAW sockets on a
+              kernel without raw_diag)
   owners      with -p only: [{pid, comm, fd, cgroup, container}], every holder of the
               socket; cgroup is the process's cgroup path, container {runtime, id, pod}
               when the path names one (docker, containerd, crio, podman, lxc), else null
@@ -238,7 +283,7 @@ pub struct ListArgs {
     /// UNIX domain sockets.
     #[arg(short = 'x', long)]
     pub unix: bool,
-    /// RAW sockets (needs the kernel's raw_diag).
+    /// RAW sockets (from /proc/net/raw and raw6 where the kernel has no raw_diag).
     #[arg(short = 'w', long)]
     pub raw: bool,
     /// IPv4 sockets only.
@@ -268,8 +313,19 @@ pub struct ListArgs {
     /// One JSON object per socket per line.
     #[arg(long)]
     pub json: bool,
+    /// No header line, as ss -H.
+    #[arg(short = 'H', long)]
+    pub no_header: bool,
+    /// Accepted for ss compatibility: every socket is always one line.
+    #[arg(short = 'O', long)]
+    pub oneline: bool,
     #[command(flatten)]
     pub netns: NetnsArg,
+    /// Every socket of every network namespace found (/run/netns, /run/docker/netns, the
+    /// namespaces of all processes), one dump per namespace, with a Netns column (a `netns`
+    /// field in JSON).
+    #[arg(long, conflicts_with = "netns")]
+    pub all_netns: bool,
     /// A filter as ss takes it, after the options: `dport = :443`, `dst 10.0.0.0/8`,
     /// `state established '( sport = :22 or sport = :2222 )'`; see FILTER below.
     #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
@@ -404,21 +460,22 @@ fn parse_state(name: &str) -> Result<StateMask, String> {
 }
 
 impl ListArgs {
-    /// The protocols to dump: those named, or all four (only the IP ones with -4/-6).
+    /// The protocols to dump, in ss's order (unix, raw, udp, tcp): those named, or all
+    /// four as ss without a protocol flag (only the IP ones with -4/-6).
     pub fn protocols(&self) -> Vec<Proto> {
         let named: Vec<Proto> = [
-            (self.tcp, Proto::Tcp),
-            (self.udp, Proto::Udp),
-            (self.raw, Proto::Raw),
             (self.unix, Proto::Unix),
+            (self.raw, Proto::Raw),
+            (self.udp, Proto::Udp),
+            (self.tcp, Proto::Tcp),
         ]
         .into_iter()
         .filter_map(|(on, proto)| on.then_some(proto))
         .collect();
         match (named.is_empty(), self.ipv4 || self.ipv6) {
             (false, _) => named,
-            (true, true) => vec![Proto::Tcp, Proto::Udp, Proto::Raw],
-            (true, false) => vec![Proto::Tcp, Proto::Udp, Proto::Raw, Proto::Unix],
+            (true, true) => vec![Proto::Raw, Proto::Udp, Proto::Tcp],
+            (true, false) => vec![Proto::Unix, Proto::Raw, Proto::Udp, Proto::Tcp],
         }
     }
 
@@ -499,7 +556,7 @@ mod tests {
         let args = list(&[]);
         assert_eq!(
             args.protocols(),
-            [Proto::Tcp, Proto::Udp, Proto::Raw, Proto::Unix]
+            [Proto::Unix, Proto::Raw, Proto::Udp, Proto::Tcp]
         );
         assert_eq!(
             args.states(Proto::Tcp, None),

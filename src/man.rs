@@ -10,9 +10,41 @@ use clap_mangen::Man;
 
 use crate::cli::Cli;
 
+/// The page's date: the release's, `[package.metadata.sockdiag] release-date` in Cargo.toml,
+/// set with each version bump (never the day the page happens to be generated).
+fn release_date() -> String {
+    let manifest = include_str!("../Cargo.toml");
+    manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("release-date = "))
+        .map(|date| date.trim_matches('"').to_owned())
+        .expect("Cargo.toml: [package.metadata.sockdiag] release-date")
+}
+
+/// clap_mangen's synopsis names options without their value: `[--state]`. Each option that
+/// takes one gets its placeholder, as in the OPTIONS list: `[--state NAME]`.
+fn synopsis_placeholders(part: &str, cmd: &clap::Command) -> String {
+    let mut part = part.to_owned();
+    for arg in cmd.get_arguments() {
+        let (Some(long), Some(names)) = (arg.get_long(), arg.get_value_names()) else {
+            continue;
+        };
+        if !arg.get_action().takes_values() || arg.is_positional() {
+            continue;
+        }
+        let long = long.replace('-', "\\-");
+        let value: Vec<String> = names.iter().map(ToString::to_string).collect();
+        part = part.replace(
+            &format!("[\\fB\\-\\-{long}\\fR]"),
+            &format!("[\\fB\\-\\-{long}\\fR \\fI{}\\fR]", value.join(" ")),
+        );
+    }
+    part
+}
+
 fn render() -> std::io::Result<String> {
     let cmd = Cli::command();
-    let man = Man::new(cmd.clone()).date("2026-11");
+    let man = Man::new(cmd.clone()).date(release_date());
     let mut page = Vec::new();
     man.render_title(&mut page)?;
     man.render_name_section(&mut page)?;
@@ -26,7 +58,8 @@ fn render() -> std::io::Result<String> {
         sub_man.render_synopsis_section(&mut part)?;
         sub_man.render_description_section(&mut part)?;
         sub_man.render_options_section(&mut part)?;
-        page.extend(String::from_utf8_lossy(&part).replace(".SH ", ".SS ").bytes());
+        let part = synopsis_placeholders(&String::from_utf8_lossy(&part), sub);
+        page.extend(part.replace(".SH ", ".SS ").bytes());
         blocks(
             &mut page,
             ".SS",

@@ -49,6 +49,44 @@ impl Family {
     }
 }
 
+/// The type of a UNIX socket (`udiag_type`), as ss names it in its Netid column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnixType {
+    Stream,
+    Dgram,
+    SeqPacket,
+}
+
+impl UnixType {
+    /// From `udiag_type` (`SOCK_STREAM` 1, `SOCK_DGRAM` 2, `SOCK_SEQPACKET` 5).
+    pub fn from_kernel(kind: u8) -> Option<UnixType> {
+        match kind {
+            1 => Some(UnixType::Stream),
+            2 => Some(UnixType::Dgram),
+            5 => Some(UnixType::SeqPacket),
+            _ => None,
+        }
+    }
+
+    /// ss's Netid: `u_str`, `u_dgr`, `u_seq`.
+    pub fn netid(self) -> &'static str {
+        match self {
+            UnixType::Stream => "u_str",
+            UnixType::Dgram => "u_dgr",
+            UnixType::SeqPacket => "u_seq",
+        }
+    }
+
+    /// The JSON `type`: `stream`, `dgram`, `seqpacket`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnixType::Stream => "stream",
+            UnixType::Dgram => "dgram",
+            UnixType::SeqPacket => "seqpacket",
+        }
+    }
+}
+
 /// A socket state number as the kernel reports it (`include/net/tcp_states.h`), shared by
 /// TCP, UDP, RAW and UNIX rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -199,6 +237,13 @@ impl fmt::Display for Endpoint {
 pub struct Socket {
     pub proto: Proto,
     pub family: Family,
+    /// UNIX only: stream, datagram or seqpacket (`udiag_type`); `None` for IP sockets and
+    /// for a type ss does not name.
+    pub unix_type: Option<UnixType>,
+    /// `IPV6_V6ONLY`, from `INET_DIAG_SKV6ONLY`, which the kernel sends for AF_INET6 full
+    /// sockets in LISTEN or CLOSE (`inet_diag_msg_attrs_fill`). `None` for the others (IPv4,
+    /// connected, timewait, request socks) and rows read from `/proc/net/raw6`.
+    pub v6only: Option<bool>,
     /// For a timewait minisock, its substate: TIME_WAIT or FIN_WAIT2.
     pub state: State,
     /// A timewait minisock (`struct inet_timewait_sock`), told apart by `idiag_timer == 3`.

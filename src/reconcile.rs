@@ -713,6 +713,8 @@ pub(crate) mod fixture {
             timewait,
             local: Endpoint::Ip(local.parse().expect("addr")),
             peer: Endpoint::Ip("0.0.0.0:0".parse().expect("addr")),
+            unix_type: None,
+            v6only: None,
             peer_inode: 0,
             recv_q: 0,
             send_q: 0,

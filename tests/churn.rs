@@ -91,6 +91,7 @@ fn summaries(runs: usize) -> Vec<Report> {
 }
 
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn busy_neighbours_leave_the_figures_within_their_drift() {
     if !common::private_netns("busy_neighbours_leave_the_figures_within_their_drift") {
         return;

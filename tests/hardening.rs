@@ -121,6 +121,7 @@ fn assert_terminal_safe(what: &str, bytes: &[u8]) {
 }
 
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn hostile_names_reach_no_terminal_raw() {
     if !common::private_netns("hostile_names_reach_no_terminal_raw") {
         return;
@@ -267,6 +268,7 @@ fn control_bytes_in_errors_are_escaped() {
 }
 
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn closed_stdout_is_an_error_but_dev_null_is_not() {
     if !common::private_netns("closed_stdout_is_an_error_but_dev_null_is_not") {
         return;

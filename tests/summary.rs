@@ -680,6 +680,7 @@ fn fake_proc(sockstat: &str) -> TempDir {
 
 /// Every term of `closed` against the sockets built, in this namespace and in a second one.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn closed_terms_match_the_sockets_built() {
     if !common::require_root("closed_terms_match_the_sockets_built") {
         return;
@@ -740,6 +741,7 @@ fn closed_terms_match_the_sockets_built() {
 
 /// The `ss` block is what a live `ss -s` prints in the same namespace.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn ss_block_equals_live_ss_s() {
     if !common::private_netns("ss_block_equals_live_ss_s") {
         return;
@@ -794,6 +796,7 @@ fn ss_block_equals_live_ss_s() {
 /// The human report, top-down, with more than 20 TCP_CLOSE sockets: the default shows 20 inode
 /// rows and says how many more there are; --all shows every one.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn human_report_reads_top_down_and_all_shows_every_row() {
     if !common::private_netns("human_report_reads_top_down_and_all_shows_every_row") {
         return;
@@ -951,6 +954,7 @@ fn human_report_reads_top_down_and_all_shows_every_row() {
 
 /// `--ss FILE` and `--ss -`: each figure of a saved `ss -s` next to the live one.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn saved_ss_from_a_file_and_from_stdin() {
     if !common::private_netns("saved_ss_from_a_file_and_from_stdin") {
         return;
@@ -1042,6 +1046,7 @@ fn garbled_or_missing_saved_ss_is_one_error_line() {
 /// and an empty private namespace make both outcomes deterministic: every term is then 0 (no
 /// socket here, no process in the fake tree), so unexplained = reported = the fake `closed`.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn check_exits_1_iff_closed_is_unexplained() {
     if !common::private_netns("check_exits_1_iff_closed_is_unexplained") {
         return;
@@ -1075,6 +1080,7 @@ fn check_exits_1_iff_closed_is_unexplained() {
 /// `--proc-root DIR` with sockstat and snmp captured in a populated namespace and no
 /// sockstat6 (IPv6 disabled): ss's figures from the files, IPv6 column 0.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn fake_proc_root_without_sockstat6() {
     if !common::private_netns("fake_proc_root_without_sockstat6") {
         return;
@@ -1130,6 +1136,7 @@ fn fake_proc_root_without_sockstat6() {
 
 /// A garbled `DIR/net/sockstat`: exit 2, one line naming the file and the line.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn garbled_proc_sockstat_is_one_error_line() {
     if !common::private_netns("garbled_proc_sockstat_is_one_error_line") {
         return;
@@ -1146,6 +1153,7 @@ fn garbled_proc_sockstat_is_one_error_line() {
 
 /// `--netns /proc/PID/ns/net`: the summary is of that namespace, with its own terms.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn netns_flag_reads_that_namespace() {
     if !common::private_netns("netns_flag_reads_that_namespace") {
         return;
@@ -1188,6 +1196,7 @@ fn netns_flag_reads_that_namespace() {
 /// As an ordinary user: the dump still works, other users' fd tables are closed, and the
 /// report names each missing capability and what it hides.
 #[test]
+#[cfg_attr(not(root_tests), ignore = "needs root: run cargo test as root")]
 fn ordinary_user_gets_a_lower_bound() {
     if !common::private_netns("ordinary_user_gets_a_lower_bound") {
         return;

@@ -6,6 +6,7 @@
 //! - [`sockstat`]: the counters `ss -s` prints arithmetic on.
 //! - [`census`]: one namespace's census, its TCP dumps between two reads of its own counters.
 //! - [`owners`]: one walk over `/proc/PID/fd`, for owners and each process's namespace.
+//! - [`procnet`]: RAW sockets from `/proc/net/raw{,6}` where the kernel has no raw_diag.
 //! - [`netns`]: finding namespaces and working inside one from a short-lived thread.
 //! - [`sys`]: what a held socket says about itself (`pidfd_getfd`, `SIOCGSKNS`, `TCP_INFO`).
 //! - [`privileges`]: the capabilities held, and what each missing one hides.
@@ -43,6 +44,7 @@ pub mod diag;
 pub mod netns;
 pub mod owners;
 pub mod privileges;
+pub mod procnet;
 pub mod sockstat;
 pub mod sys;
 
@@ -282,6 +284,17 @@ impl Collector {
         Ok(stats)
     }
 
+    /// The RAW sockets of the namespace read, from `/proc/net/raw` or `/proc/net/raw6`
+    /// (`family`), read from a thread inside it: for a kernel without raw_diag.
+    pub fn raw_from_proc(&self, family: Family) -> Result<Vec<crate::model::Socket>> {
+        let file = if family == Family::Inet6 { "raw6" } else { "raw" };
+        let path = self.proc_root.join("thread-self/net").join(file);
+        let text = netns::within(self.target_file.as_ref(), || {
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
+        })?;
+        procnet::parse(&text, family).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
     /// One walk over `/proc` for owners (and, with `with_netns`, each process's namespace).
     pub fn scan(&self, with_netns: bool) -> std::io::Result<ProcScan> {
         ProcScan::scan(&self.proc_root, with_netns)
@@ -499,6 +512,38 @@ enum Asked {
 /// such MPTCP socket. Returns the placements, how many were closed before they could be
 /// asked, the namespaces only such a socket revealed (with a descriptor to enter each), and
 /// how many MPTCP sockets could not be asked for their subflows.
+/// The processes under `proc_root` the walk `scan` could not inspect (it counts them in
+/// `stats.denied`), each with its network namespace when even that is known: `None` when
+/// `/proc/PID/ns/net` is refused too. Walks `/proc` again, so only worth it when some were.
+pub fn denied_processes(scan: &ProcScan, proc_root: &Path) -> Vec<(u32, Option<u64>)> {
+    let mut inspected: Vec<u32> = scan.processes.iter().map(|p| p.pid).collect();
+    inspected.sort_unstable();
+    let Ok(entries) = std::fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    let mut denied = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if inspected.binary_search(&pid).is_ok() {
+            continue;
+        }
+        let fd_dir = std::fs::read_dir(entry.path().join("fd"));
+        if !matches!(&fd_dir, Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied) {
+            continue; // inspectable now, or gone
+        }
+        let netns = std::fs::metadata(entry.path().join("ns/net"))
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        denied.push((pid, netns));
+    }
+    denied
+}
+
+/// Places every held TCP socket that no dump returned. Returns the placements, how many
+/// were closed before they could be asked, and the namespaces only such a socket revealed
+/// (with a descriptor to enter each).
 fn place_held(
     scan: &ProcScan,
     namespaces: &[Namespace],

@@ -196,6 +196,8 @@ pub(super) mod tests {
             timewait: false,
             local: Endpoint::Ip(local),
             peer: Endpoint::Ip(peer),
+            unix_type: None,
+            v6only: None,
             peer_inode: 0,
             recv_q: 0,
             send_q: 0,

@@ -50,7 +50,7 @@ complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l proc-root -d 
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s t -l tcp -d 'TCP sockets'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s u -l udp -d 'UDP sockets'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s x -l unix -d 'UNIX domain sockets'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s w -l raw -d 'RAW sockets (needs the kernel\'s raw_diag)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s w -l raw -d 'RAW sockets (from /proc/net/raw and raw6 where the kernel has no raw_diag)'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s 4 -l ipv4 -d 'IPv4 sockets only'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s 6 -l ipv6 -d 'IPv6 sockets only'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s a -l all -d 'Every socket the kernel dumps: listening, TIME_WAIT, bound-inactive included'
@@ -59,6 +59,9 @@ complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s p -l processe
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s e -l extended -d 'Show uid, inode and socket cookie'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s n -l numeric -d 'Accepted for ss compatibility: sockdiag never resolves names'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l json -d 'One JSON object per socket per line'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s H -l no-header -d 'No header line, as ss -H'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s O -l oneline -d 'Accepted for ss compatibility: every socket is always one line'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l all-netns -d 'Every socket of every network namespace found (/run/netns, /run/docker/netns, the namespaces of all processes), one dump per namespace, with a Netns column (a `netns` field in JSON)'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l ss -d 'A saved `ss -s` output to check against the live figures (`-` for stdin)' -r -F
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l netns -d 'Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net' -r -F

@@ -14,7 +14,7 @@ use netlink_packet_sock_diag::{
     unix::{UnixResponse, nlas::Nla as UnixNla, nlas::UnixDiagName},
 };
 
-use crate::model::{Endpoint, Family, Proto, Socket, State, SysText};
+use crate::model::{Endpoint, Family, Proto, Socket, State, SysText, UnixType};
 
 /// One netlink message of a dump answer.
 #[derive(Debug, PartialEq, Eq)]
@@ -81,8 +81,10 @@ pub fn decode_row(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
     }
 }
 
-/// `struct inet_diag_msg` (`linux/inet_diag.h`). The attributes that may follow are not asked
-/// for (`idiag_ext` 0) and not read.
+/// `struct inet_diag_msg` (`linux/inet_diag.h`) and, of the attributes after it, only
+/// `INET_DIAG_SKV6ONLY`, which needs no `idiag_ext` bit: the kernel adds it to AF_INET6 full
+/// sockets in LISTEN or CLOSE (`inet_diag_msg_attrs_fill`), the only ones a wildcard address
+/// can belong to.
 fn decode_inet(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
     let header = InetResponseHeader::parse(payload)?;
     let id = &header.socket_id;
@@ -98,6 +100,9 @@ fn decode_inet(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
             _ => SocketAddr::new(addr, port),
         })
     };
+    let v6only = (family == Family::Inet6)
+        .then(|| payload.get(INET_DIAG_MSG_LEN..).and_then(v6only_attribute))
+        .flatten();
     Ok(Socket {
         proto,
         family,
@@ -105,6 +110,8 @@ fn decode_inet(proto: Proto, payload: &[u8]) -> Result<Socket, DecodeError> {
         timewait: header.timer == Some(TIMER_TIME_WAIT),
         local: endpoint(id.source_address, id.source_port),
         peer: endpoint(id.destination_address, id.destination_port),
+        unix_type: None,
+        v6only,
         peer_inode: 0,
         recv_q: header.recv_queue,
         send_q: header.send_queue,
@@ -124,6 +131,8 @@ fn decode_unix(payload: &[u8]) -> Result<Socket, DecodeError> {
         timewait: false,
         local: Endpoint::Unnamed,
         peer: Endpoint::Unnamed,
+        unix_type: UnixType::from_kernel(response.header.kind),
+        v6only: None,
         peer_inode: 0,
         recv_q: 0,
         send_q: 0,
@@ -155,6 +164,28 @@ fn decode_unix(payload: &[u8]) -> Result<Socket, DecodeError> {
         }
     }
     Ok(socket)
+}
+
+/// `sizeof(struct inet_diag_msg)`: the attributes start after it.
+const INET_DIAG_MSG_LEN: usize = 72;
+/// `INET_DIAG_SKV6ONLY`: a u8, the socket's `IPV6_V6ONLY`.
+const INET_DIAG_SKV6ONLY: u16 = 11;
+
+/// The value of `INET_DIAG_SKV6ONLY` among the attributes `attrs` (netlink attributes, each
+/// `{u16 len, u16 type}` then its value, padded to 4 bytes), if present and well-formed.
+fn v6only_attribute(mut attrs: &[u8]) -> Option<bool> {
+    while attrs.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if kind == INET_DIAG_SKV6ONLY {
+            return attrs.get(4).filter(|_| len >= 5).map(|&v| v != 0);
+        }
+        attrs = attrs.get((len + 3) & !3..).unwrap_or_default();
+    }
+    None
 }
 
 /// `UNIX_DIAG_UID` (Linux 5.3), which the crate does not name.
@@ -211,6 +242,33 @@ mod tests {
         );
         assert_eq!((row.inode, row.peer_inode, row.cookie), (12345, 12346, 7));
         assert_eq!((row.recv_q, row.send_q, row.uid), (3, 0, 1000));
+        assert_eq!(row.unix_type, Some(UnixType::Stream));
+        assert_eq!(row.v6only, None);
+        let mut seqpacket = UNIX_ABSTRACT;
+        seqpacket[1] = 5;
+        let row = decode_row(Proto::Unix, &seqpacket).expect("decodes");
+        assert_eq!(row.unix_type, Some(UnixType::SeqPacket));
+    }
+
+    #[test]
+    fn v6only_attribute_among_others() {
+        // INET_DIAG_SHUTDOWN (8) u8, then INET_DIAG_SKV6ONLY (11) u8 1.
+        let attrs = [5, 0, 8, 0, 0, 0, 0, 0, 5, 0, 11, 0, 1, 0, 0, 0];
+        assert_eq!(v6only_attribute(&attrs), Some(true));
+        assert_eq!(v6only_attribute(&attrs[..8]), None, "absent");
+        let mut off = attrs;
+        off[12] = 0;
+        assert_eq!(v6only_attribute(&off), Some(false));
+        assert_eq!(
+            v6only_attribute(&[200, 0, 11, 0, 1]),
+            None,
+            "length beyond the message"
+        );
+        assert_eq!(
+            v6only_attribute(&[0, 0, 11, 0]),
+            None,
+            "zero length does not loop"
+        );
     }
 
     #[test]
