@@ -1,5 +1,5 @@
 //! Integration tests of `sockdiag summary`: the binary run against real sockets built in
-//! private network namespaces, each of a kind DOMAIN.md section 2 counts in ss's `closed`
+//! private network namespaces, each of a kind man/closed.md says ss's `closed` counts
 //! figure, with its inode known, so that every term of the reconciliation is checked against
 //! ground truth rather than against a quiet machine.
 //!
@@ -519,7 +519,7 @@ fn assert_close_sockets(report: &Report, mut expected: Vec<Expected>) {
     }
 }
 
-/// One socket of every kind DOMAIN.md section 2 sorts, built in the calling thread's (private)
+/// One socket of every kind man/closed.md sorts, built in the calling thread's (private)
 /// namespace and held until dropped.
 #[allow(dead_code)] // the full sockets are only held open, for their effect on the counters
 struct Population {
