@@ -1,6 +1,6 @@
 //! Integration tests of `sockdiag summary`: the binary run against real sockets built in
-//! private network namespaces, each of a kind man/closed.md says ss's `closed` counts
-//! figure, with its inode known, so that every term of the reconciliation is checked against
+//! private network namespaces, each of a kind that ss's `closed` counts (man/closed.md)
+//! with its inode known, so that every term of the reconciliation is checked against
 //! ground truth rather than against a quiet machine.
 //!
 //! What can be asserted exactly and what cannot:
