@@ -81,4 +81,57 @@ mod tests {
             "{rendered}"
         );
     }
+
+    /// One capture of the VM kernels (tests/vm/record-fixtures): the three counter files and
+    /// what ss 6.1 printed from them, read in one consistent snapshot.
+    macro_rules! capture {
+        ($kernel:literal, $suffix:literal) => {
+            (
+                concat!($kernel, $suffix),
+                include_str!(concat!(
+                    "../../tests/fixtures/sockstat-",
+                    $kernel,
+                    $suffix,
+                    ".txt"
+                )),
+                include_str!(concat!(
+                    "../../tests/fixtures/sockstat6-",
+                    $kernel,
+                    $suffix,
+                    ".txt"
+                )),
+                include_str!(concat!(
+                    "../../tests/fixtures/snmp-",
+                    $kernel,
+                    $suffix,
+                    ".txt"
+                )),
+                include_str!(concat!(
+                    "../../tests/fixtures/ss-s-6.1-kernel-",
+                    $kernel,
+                    $suffix,
+                    ".txt"
+                )),
+            )
+        };
+    }
+
+    #[test]
+    fn render_matches_ss_on_the_kernels_tested() {
+        for (name, sockstat, sockstat6, snmp, ss_output) in [
+            capture!("6.1", ""),
+            capture!("6.1", "-new-netns"),
+            capture!("6.1", "-populated-netns"),
+            capture!("6.12", ""),
+            capture!("6.12", "-new-netns"),
+            capture!("6.12", "-populated-netns"),
+        ] {
+            let counters = parse(sockstat, Some(sockstat6), snmp).expect(name);
+            assert_eq!(
+                ss_block(&SsFigures::from_counters(&counters)),
+                ss_output,
+                "{name}"
+            );
+        }
+    }
 }

@@ -313,11 +313,11 @@ mod tests {
     }
 
     /// A whole dump captured on Linux 6.18 by `tests/fixtures/capture-dump.py`, replayed.
-    #[test]
-    fn replay_captured_tcp_dump() {
-        let capture = include_bytes!("../../../tests/fixtures/dump-tcp-6.18.bin");
+    /// The rows of a dump captured by `tests/fixtures/capture-dump.py` (length-prefixed
+    /// datagrams of an IPv4 then an IPv6 dump), as (state, timewait, local) sorted.
+    fn replay(capture: &[u8]) -> (Vec<Socket>, Vec<(String, bool, String)>) {
         let port = u32::from_ne_bytes(capture[16..20].try_into().expect("4 bytes"));
-        let mut rest = &capture[..];
+        let mut rest = capture;
         let mut rows = Vec::new();
         let mut seq = 1;
         while !rest.is_empty() {
@@ -343,28 +343,61 @@ mod tests {
             .map(|r| (r.state.name().to_owned(), r.timewait, r.local.to_string()))
             .collect();
         seen.sort();
-        let local = |s: &(String, bool, String)| s.2.clone();
-        let states: Vec<(&str, bool)> = seen.iter().map(|s| (s.0.as_str(), s.1)).collect();
-        assert_eq!(
-            states,
-            [
-                ("CLOSE", false),
-                ("CLOSE_WAIT", false),
-                ("ESTABLISHED", false),
-                ("ESTABLISHED", false),
-                ("FIN_WAIT2", true),
-                ("LISTEN", false),
-                ("LISTEN", false),
-                ("TIME_WAIT", true),
-            ]
-        );
-        assert_eq!(
-            local(&seen[0]),
-            "127.0.0.1:6000",
-            "bound-inactive comes back as CLOSE"
-        );
-        assert!(seen.iter().any(|s| s.2 == "[::1]:5001"));
-        assert!(rows.iter().filter(|r| r.timewait).all(|r| r.inode == 0));
-        assert!(rows.iter().filter(|r| !r.timewait).all(|r| r.inode != 0));
+        (rows, seen)
+    }
+
+    /// The population of `capture-dump.py`: listeners on 127.0.0.1:5000 and [::1]:5001, an
+    /// established pair, a TIME_WAIT, a FIN_WAIT2 minisock and its CLOSE_WAIT peer, and
+    /// (dumped from Linux 6.8 on) a socket bound to 127.0.0.1:6000.
+    const POPULATION: [(&str, bool); 7] = [
+        ("CLOSE_WAIT", false),
+        ("ESTABLISHED", false),
+        ("ESTABLISHED", false),
+        ("FIN_WAIT2", true),
+        ("LISTEN", false),
+        ("LISTEN", false),
+        ("TIME_WAIT", true),
+    ];
+
+    #[test]
+    fn replay_captured_tcp_dumps_of_each_kernel() {
+        for (kernel, capture, bound_inactive) in [
+            (
+                "6.18",
+                &include_bytes!("../../../tests/fixtures/dump-tcp-6.18.bin")[..],
+                true,
+            ),
+            (
+                "6.12",
+                &include_bytes!("../../../tests/fixtures/dump-tcp-6.12.bin")[..],
+                true,
+            ),
+            (
+                "6.1",
+                &include_bytes!("../../../tests/fixtures/dump-tcp-6.1.bin")[..],
+                false,
+            ),
+        ] {
+            let (rows, seen) = replay(capture);
+            let states: Vec<(&str, bool)> = seen.iter().map(|s| (s.0.as_str(), s.1)).collect();
+            let mut expected = POPULATION.to_vec();
+            if bound_inactive {
+                expected.insert(0, ("CLOSE", false));
+                assert_eq!(
+                    seen[0].2, "127.0.0.1:6000",
+                    "{kernel}: bound-inactive comes back as CLOSE"
+                );
+            }
+            assert_eq!(states, expected, "{kernel}");
+            assert!(seen.iter().any(|s| s.2 == "[::1]:5001"), "{kernel}");
+            assert!(
+                rows.iter().filter(|r| r.timewait).all(|r| r.inode == 0),
+                "{kernel}"
+            );
+            assert!(
+                rows.iter().filter(|r| !r.timewait).all(|r| r.inode != 0),
+                "{kernel}"
+            );
+        }
     }
 }
