@@ -30,7 +30,8 @@ EXAMPLES
 
 EXIT STATUS
   0  success (also when the output pipe is closed early, as in `sockdiag list | head`)
-  1  `summary --check` only: part of ss's `closed` figure stayed unexplained
+  1  `summary --check` only: part of ss's `closed` figure (with --all-netns, of TCP alloc)
+     stayed unexplained beyond the drift measured meanwhile
   2  error: bad flag, unknown state, missing netns, unreadable or garbled input, netlink failure;
      one line on stderr, `sockdiag: ...`
 
@@ -337,7 +338,7 @@ pub struct SummaryArgs {
     /// Show every TCP_CLOSE socket, not only the first rows.
     #[arg(long)]
     pub all: bool,
-    /// Exit with status 1 when part of `closed` stays unexplained.
+    /// Exit with status 1 when part of `closed` stays unexplained beyond the drift.
     #[arg(long)]
     pub check: bool,
     /// A saved `ss -s` output to check against the live figures (`-` for stdin).
@@ -348,7 +349,7 @@ pub struct SummaryArgs {
     pub json: bool,
     /// Every network namespace of the host, each with its own terms, and the system-wide
     /// identity TCP alloc = the full TCP sockets of every namespace + unexplained.
-    #[arg(long, conflicts_with_all = ["netns", "saved_ss", "check"])]
+    #[arg(long, conflicts_with_all = ["netns", "saved_ss"])]
     pub all_netns: bool,
     #[command(flatten)]
     pub netns: NetnsArg,

@@ -293,3 +293,52 @@ fn closed_stdout_is_an_error_but_dev_null_is_not() {
         .expect("run");
     assert!(status.success(), "1<> /dev/null is a place to write too");
 }
+
+/// With every ephemeral port taken, the probe for bound-inactive support cannot bind: the
+/// dumps go on without it (ports run out exactly when an operator looks).
+#[test]
+fn exhausted_ports_leave_the_census_working() {
+    if !common::private_netns("exhausted_ports_leave_the_census_working") {
+        return;
+    }
+    std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "40000 40001").expect("port range");
+    let held: Vec<_> = ["0.0.0.0:40000", "0.0.0.0:40001"]
+        .into_iter()
+        .map(common::tcp_bound)
+        .collect();
+    for args in [
+        &["list", "-ta"][..],
+        &["summary"],
+        &["list", "-tan", "sport", "=", ":40000"],
+    ] {
+        let out = common::sockdiag(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    drop(held);
+}
+
+/// A filter that the probe socket would pass: the probe is not listed.
+#[test]
+fn a_filtered_listing_shows_no_probe() {
+    if !common::private_netns("a_filtered_listing_shows_no_probe") {
+        return;
+    }
+    let text = common::sockdiag_ok(&["list", "-tan", "-H", "sport", ">", ":5000"]);
+    assert_eq!(text, "", "nothing of ours listens or is bound here");
+}
+
+/// Out of file descriptors is our failure, not the processes': one error line, status 2,
+/// instead of every process counted as denied.
+#[test]
+fn out_of_descriptors_is_an_error() {
+    let out = Command::new("sh")
+        .args(["-c", &format!("ulimit -n 6; exec {SOCKDIAG} summary")])
+        .output()
+        .expect("run");
+    let line = String::from_utf8(one_error_line(&out)).expect("utf8");
+    assert!(line.contains("Too many open files"), "{line}");
+}

@@ -186,8 +186,10 @@ fn dump_tcp(
     let mut rows = Vec::new();
     let mut run = |diag: &mut DiagSocket, rows: &mut Vec<Socket>| -> Result<DumpStats, DiagError> {
         rows.clear();
+        // No port left to bind a probe to (exhausted ports): support stays unknown, the
+        // census goes on.
         let probe = match *support {
-            BoundInactive::Unknown => Some(probe_socket()?),
+            BoundInactive::Unknown => probe_socket().ok(),
             _ => None,
         };
         let probe_inode = probe.as_ref().map(|(_, inode)| *inode);
@@ -199,12 +201,11 @@ fn dump_tcp(
                 rows.push(row);
             }
         })?;
-        if probe.is_some() {
-            *support = if seen {
-                BoundInactive::Dumped
-            } else {
-                BoundInactive::NotDumped
-            };
+        let bound_inactive_row = || rows.iter().any(|r| !r.timewait && r.state == State::CLOSE);
+        if seen || (*support == BoundInactive::Unknown && bound_inactive_row()) {
+            *support = BoundInactive::Dumped;
+        } else if probe.is_some() {
+            *support = BoundInactive::NotDumped;
         }
         Ok(stats)
     };

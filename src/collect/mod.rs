@@ -260,19 +260,23 @@ impl Collector {
         if !(wants && self.support == BoundInactive::Unknown) {
             return self.diag.dump_filtered(request, filter, on_row);
         }
-        let (_probe, inode) = netns::within(self.target_file.as_ref(), || Ok(diag::probe_socket()?))
-            .map_err(|e| DiagError::Io {
-                what: "probe socket",
-                error: std::io::Error::other(format!("{e:#}")),
-            })?;
+        // Without a probe (no port left to bind it to: the ports are exhausted, which is when
+        // an operator looks) support stays unknown and the dump goes on.
+        let Ok((probe, inode)) = netns::within(self.target_file.as_ref(), || Ok(diag::probe_socket()?))
+        else {
+            return self.diag.dump_filtered(request, filter, on_row);
+        };
         let (stats, seen) = match filter {
             None => self.diag.dump_probing(request, inode, on_row)?,
             Some(filter) => {
-                let probe = Request {
+                // A filter may hide the probe: it gets a dump of its own, and is closed before
+                // the filtered dump, which must not list it.
+                let probe_request = Request {
                     states: State::BOUND_INACTIVE.bit(),
                     ..*request
                 };
-                let (_, seen) = self.diag.dump_probing(&probe, inode, drop)?;
+                let (_, seen) = self.diag.dump_probing(&probe_request, inode, drop)?;
+                drop(probe);
                 (self.diag.dump_filtered(request, Some(filter), on_row)?, seen)
             }
         };

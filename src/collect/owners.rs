@@ -96,15 +96,15 @@ impl ProcScan {
         // each taking the next process, with its own partial scan.
         let next = AtomicUsize::new(0);
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS));
-        let parts: Vec<ProcScan> = std::thread::scope(|scope| {
+        let parts: Vec<Result<ProcScan, Errno>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
                         let mut part = ProcScan::default();
                         while let Some(&pid) = pids.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            scan_or_count(&root, pid, with_netns, &mut part);
+                            scan_or_count(&root, pid, with_netns, &mut part)?;
                         }
-                        part
+                        Ok(part)
                     })
                 })
                 .collect();
@@ -119,6 +119,12 @@ impl ProcScan {
             ..ProcScan::default()
         };
         for part in parts {
+            let part = part.map_err(|e| {
+                io::Error::other(format!(
+                    "{}: out of file descriptors ({e}) while reading the processes' fd tables: raise the limit (ulimit -n)",
+                    proc_root.display()
+                ))
+            })?;
             let offset = scan.processes.len() as u32;
             scan.sockets.extend(part.sockets.into_iter().map(|s| SocketFd {
                 process: s.process + offset,
@@ -177,7 +183,9 @@ impl ProcScan {
 /// Scans one process into `part`, counting it as scanned, vanished or denied. A process whose
 /// entries cannot be read for any other reason (a fake tree's `fd` link loop, `ELOOP`; an
 /// I/O error) is one process not inspected, counted with the denied: never the end of the walk.
-fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan) {
+/// Running out of descriptors (`EMFILE`, `ENFILE`) is ours, not the process's: returned, so
+/// that the walk fails instead of counting every process after it as denied.
+fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan) -> Result<(), Errno> {
     let kept = part.sockets.len();
     let outcome = scan_process(root, pid, with_netns, part);
     if outcome.is_err() {
@@ -188,8 +196,10 @@ fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan
         Err(Errno::NOENT | Errno::SRCH) => part.stats.vanished += 1,
         // An exiting process refuses its fd table too: that one has vanished.
         Err(Errno::ACCESS | Errno::PERM) if is_exiting(root, pid) => part.stats.vanished += 1,
+        Err(e @ (Errno::MFILE | Errno::NFILE)) => return Err(e),
         Err(_) => part.stats.denied += 1,
     }
+    Ok(())
 }
 
 fn scan_process(root: &OwnedFd, pid: u32, with_netns: bool, scan: &mut ProcScan) -> Result<(), Errno> {

@@ -18,7 +18,7 @@ pub fn note(finding: &Finding) -> String {
             format!("without {}, {}", capability.name(), hidden(*hides))
         }
         Finding::ProcessesDenied { denied, total } => format!(
-            "{denied} of {total} processes could not be inspected (permission denied): owners are a lower bound, and sockets only they hold are in unexplained"
+            "{denied} of {total} processes could not be inspected (permission denied): owners are a lower bound, and the sockets only they hold are missing from the census"
         ),
         Finding::ProcessesVanished { count } => format!("{count} process(es) exited during the scan"),
         Finding::NamespacesNotEntered { count } => format!(

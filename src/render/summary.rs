@@ -169,10 +169,18 @@ pub fn host_human(out: &mut impl Write, report: &HostReport<'_>, all: bool) -> i
         .iter()
         .filter(|ns| ns.full_tcp.is_some())
         .count();
+    let (sign, residue) = if report.unexplained < 0 {
+        ('-', "counted beyond alloc")
+    } else {
+        ('+', "unexplained")
+    };
     write!(
         out,
-        "TCP alloc {} = {} in {} namespace(s) + {} unexplained",
-        report.alloc, report.counted, entered, report.unexplained
+        "TCP alloc {} = {} in {} namespace(s) {sign} {} {residue}",
+        report.alloc,
+        report.counted,
+        entered,
+        report.unexplained.unsigned_abs()
     )?;
     if report.consistency.drift != 0 {
         write!(out, " (± {})", report.consistency.drift)?;

@@ -67,7 +67,7 @@ complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l ss -d 'A s
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l netns -d 'Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net' -r -F
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l all -d 'Show every TCP_CLOSE socket, not only the first rows'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l check -d 'Exit with status 1 when part of `closed` stays unexplained'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l check -d 'Exit with status 1 when part of `closed` stays unexplained beyond the drift'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l json -d 'One JSON document'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l all-netns -d 'Every network namespace of the host, each with its own terms, and the system-wide identity TCP alloc = the full TCP sockets of every namespace + unexplained'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -s h -l help -d 'Print help (see more with \'--help\')'

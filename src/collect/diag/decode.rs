@@ -146,9 +146,9 @@ fn decode_unix(payload: &[u8]) -> Result<Socket, DecodeError> {
                 socket.local = Endpoint::Path(SysText::new(path.as_encoded_bytes()));
             }
             UnixNla::Name(UnixDiagName::Abstract(name)) => {
-                // ss prints the NULs of an abstract name as '@'.
-                let name: Vec<u8> = name.iter().map(|&b| if b == 0 { b'@' } else { b }).collect();
-                socket.local = Endpoint::Abstract(SysText::new(&name));
+                // Kept exact: ss prints a NUL inside an abstract name as '@', which makes
+                // "\0a\0b" and "\0a@b" look alike; ours is shown escaped (`\x00`).
+                socket.local = Endpoint::Abstract(SysText::new(name));
             }
             UnixNla::Peer(inode) => socket.peer_inode = *inode,
             UnixNla::ReceiveQueueLength(recv_q, send_q) => {
@@ -237,8 +237,8 @@ mod tests {
         assert_eq!(row.state, State::ESTABLISHED);
         assert_eq!(
             row.local.to_string(),
-            "@db@x",
-            "embedded NULs print as @, as ss does"
+            "@db\\x00x",
+            "an embedded NUL is shown escaped, not as ss's @, which two names can share"
         );
         assert_eq!((row.inode, row.peer_inode, row.cookie), (12345, 12346, 7));
         assert_eq!((row.recv_q, row.send_q, row.uid), (3, 0, 1000));
