@@ -119,8 +119,8 @@ pub fn screen(out: &mut impl Write, step: &Step, timing: Timing, leak_after: u32
     )?;
     write!(
         out,
-        "{:>8} {:<16} {:>7} {:>7} {:>7} {:>7}  {}\r\n",
-        "PID", "COMMAND", "HELD", "OPENED", "CLOSED", "GROWTH", "VERDICT"
+        "{:>8} {:<16} {:>7} {:>7} {:>7} {:>7}  VERDICT\r\n",
+        "PID", "COMMAND", "HELD", "OPENED", "CLOSED", "GROWTH"
     )?;
     for row in step.processes.iter().take(MAX_ROWS) {
         write!(
