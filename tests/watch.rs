@@ -187,6 +187,7 @@ fn pid_narrows_the_owners() {
     }
     let leaker = Holder::start("leak");
     let steady = Holder::start("steady");
+    std::thread::sleep(Duration::from_millis(300)); // the leaker holds a few by now
     let pid = steady.pid().to_string();
     let out = common::sockdiag_ok(&["watch", "--pid", &pid, "--interval", "0.2", "--count", "2"]);
     let samples = lines(&out);
