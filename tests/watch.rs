@@ -273,7 +273,8 @@ fn on_a_terminal_the_screen_refreshes_and_ctrl_c_restores_it() {
         env!("CARGO_BIN_EXE_sockdiag")
     );
     tmux.run(&["send-keys", "-t", &name, &command, "Enter"]);
-    let first = tmux.capture("sockdiag watch ");
+    // The command line typed holds `sockdiag watch ` too: wait for the screen's own words.
+    let first = tmux.capture("sample took");
     let n1 = sample_number(&first).unwrap_or_else(|| panic!("a sample number:\n{first}"));
     std::thread::sleep(Duration::from_millis(1200));
     let second = tmux.capture("LEAKING");
