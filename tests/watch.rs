@@ -296,3 +296,25 @@ fn on_a_terminal_the_screen_refreshes_and_ctrl_c_restores_it() {
     let shell = tmux.capture("shell-42");
     assert!(shell.contains("shell-42"), "{shell}");
 }
+
+/// Piped, SIGINT ends the watch after the sample under way: exit status 0, every line whole.
+#[test]
+fn sigint_ends_a_piped_watch_cleanly() {
+    if !common::private_netns("sigint_ends_a_piped_watch_cleanly") {
+        return;
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_sockdiag"))
+        .args(["watch", "--interval", "0.2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run sockdiag");
+    std::thread::sleep(Duration::from_millis(700));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", out.status);
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let samples = lines(&text);
+    assert!(samples.len() >= 2, "{text}");
+    assert!(text.ends_with('\n'));
+}
