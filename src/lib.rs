@@ -10,3 +10,4 @@ pub mod model;
 pub mod reconcile;
 pub mod render;
 pub mod saved_ss;
+pub mod watch;

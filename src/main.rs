@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!("sockdiag: a command is required: list or summary (see sockdiag --help)");
+            eprintln!("sockdiag: a command is required: list, summary or watch (see sockdiag --help)");
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -56,6 +56,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Summary(args) => cmd::summary::run(args, &cli.proc_root, &mut out)?,
+        Command::Watch(args) => {
+            cmd::watch::run(args, &cli.proc_root, &mut out)?;
+            ExitCode::SUCCESS
+        }
         Command::Completions(args) => {
             cmd::completions::run(args.shell, &mut out)?;
             ExitCode::SUCCESS

@@ -769,6 +769,7 @@ pub(crate) mod fixture {
                 comm: "app".into(),
                 netns: Some(N),
                 kernel_thread: false,
+                start_time: None,
                 cgroup: Some("/system.slice/app.service".into()),
             },
             Process {
@@ -776,6 +777,7 @@ pub(crate) mod fixture {
                 comm: "leak".into(),
                 netns: Some(N),
                 kernel_thread: false,
+                start_time: None,
                 cgroup: Some(
                     "/system.slice/docker-3f2a1b9c04de5b6a7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b.scope"
                         .into(),

@@ -2,3 +2,4 @@
 pub mod completions;
 pub mod list;
 pub mod summary;
+pub mod watch;

@@ -322,10 +322,25 @@ impl Collector {
     /// The whole host: one `/proc` walk, every namespace found and its census, the place of
     /// every held TCP socket that no dump returned.
     pub fn host(&mut self) -> Result<HostCollection> {
+        self.collect(None)
+    }
+
+    /// The collection of [`Collector::host`] narrowed to the processes `pids` (`watch
+    /// --pid`): only their fd directories are read, and no other namespace is looked for
+    /// (the target's census is whole; the namespaces their held sockets reveal are counted).
+    /// Owners, `unbound` and `other_netns` are then those of these processes only.
+    pub fn host_of(&mut self, pids: &[u32]) -> Result<HostCollection> {
+        self.collect(Some(pids))
+    }
+
+    fn collect(&mut self, pids: Option<&[u32]>) -> Result<HostCollection> {
         let privileges = privileges::Privileges::current();
         let alloc = || sockstat::read_dir(&self.proc_root.join("net")).map(|c| c.tcp_alloc);
         let alloc_first = alloc()?;
-        let scan = self.scan(true)?;
+        let scan = match pids {
+            Some(pids) => ProcScan::scan_pids(&self.proc_root, pids, true)?,
+            None => self.scan(true)?,
+        };
         let target = self.target_census()?;
         let mut namespaces = vec![Namespace {
             netns: self.target,
@@ -333,7 +348,11 @@ impl Collector {
             census: Ok(target),
         }];
         let mut files: Vec<Option<PathBuf>> = vec![None];
-        for (inode, name, path) in discover(&scan, &self.proc_root) {
+        let found = match pids {
+            Some(_) => Vec::new(),
+            None => discover(&scan, &self.proc_root),
+        };
+        for (inode, name, path) in found {
             match namespaces.iter().position(|ns| ns.netns == inode) {
                 Some(i) => {
                     if rank(&name) < rank(&namespaces[i].name) {

@@ -47,6 +47,10 @@ pub struct Process {
     /// A kernel thread (`PF_KTHREAD` in `/proc/PID/stat`), known when namespaces are asked
     /// for: such a process does not name a namespace when another one can.
     pub kernel_thread: bool,
+    /// Its start time in clock ticks since boot (field 22 of `/proc/PID/stat`), read from the
+    /// same read as [`Process::kernel_thread`]: with the pid, the identity of a process (a pid
+    /// reused by a new process has another start time). `None` when not asked for or gone.
+    pub start_time: Option<u64>,
     /// Its cgroup path (`/proc/PID/cgroup`, see [`crate::collect::cgroup`]), when readable.
     pub cgroup: Option<SysText>,
 }
@@ -75,12 +79,7 @@ impl ProcScan {
     /// Walks `{proc_root}/[0-9]*`; with `with_netns` also records every process's network
     /// namespace. Fails only when `proc_root` itself cannot be read.
     pub fn scan(proc_root: &Path, with_netns: bool) -> io::Result<ProcScan> {
-        let root = rustix::fs::open(
-            proc_root,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| io::Error::other(format!("{}: {e}", proc_root.display())))?;
+        let root = open_root(proc_root)?;
         let own_pid = std::process::id();
         let mut pids = Vec::new();
         let mut dir = Dir::read_from(&root)?;
@@ -91,7 +90,20 @@ impl ProcScan {
                 pids.push(pid);
             }
         }
+        Self::scan_list(root, proc_root, &pids, with_netns)
+    }
 
+    /// Like [`ProcScan::scan`], for the given pids only: only their fd directories are read
+    /// (`watch --pid`). A pid that does not exist is counted as vanished.
+    pub fn scan_pids(proc_root: &Path, pids: &[u32], with_netns: bool) -> io::Result<ProcScan> {
+        let root = open_root(proc_root)?;
+        let mut pids = pids.to_vec();
+        pids.sort_unstable();
+        pids.dedup();
+        Self::scan_list(root, proc_root, &pids, with_netns)
+    }
+
+    fn scan_list(root: OwnedFd, proc_root: &Path, pids: &[u32], with_netns: bool) -> io::Result<ProcScan> {
         // Reading fd links is kernel work (dentry lookups in procfs): one thread per core,
         // each taking the next process, with its own partial scan.
         let next = AtomicUsize::new(0);
@@ -232,16 +244,17 @@ fn scan_process(root: &OwnedFd, pid: u32, with_netns: bool, scan: &mut ProcScan)
     }
     let holds_sockets = scan.sockets.len() > before;
     if holds_sockets || with_netns {
-        let (netns, kernel_thread) = if with_netns {
-            (read_netns(root, pid), is_kernel_thread(root, pid))
+        let (netns, (kernel_thread, start_time)) = if with_netns {
+            (read_netns(root, pid), kernel_thread_and_start(root, pid))
         } else {
-            (None, false)
+            (None, (false, None))
         };
         scan.processes.push(Process {
             pid,
             comm: read_comm(root, pid),
             netns,
             kernel_thread,
+            start_time,
             cgroup: read_cgroup(root, pid),
         });
     }
@@ -309,17 +322,33 @@ fn is_exiting(root: &OwnedFd, pid: u32) -> bool {
     stat_after_comm(root, pid).is_none_or(|rest| matches!(rest.get(1), Some(b'Z' | b'X') | None))
 }
 
-/// `PF_KTHREAD` (include/linux/sched.h) in the flags, the 9th field of `/proc/PID/stat`.
-fn is_kernel_thread(root: &OwnedFd, pid: u32) -> bool {
+/// From one read of `/proc/PID/stat`: `PF_KTHREAD` (include/linux/sched.h) in the flags
+/// (9th field), and the start time (22nd field).
+fn kernel_thread_and_start(root: &OwnedFd, pid: u32) -> (bool, Option<u64>) {
+    match stat_after_comm(root, pid) {
+        Some(rest) => parse_stat_rest(&rest),
+        None => (false, None),
+    }
+}
+
+/// The flags and start time from the fields after the comm: state(3) ppid(4) pgrp(5)
+/// session(6) tty_nr(7) tpgid(8) flags(9) ... starttime(22).
+fn parse_stat_rest(rest: &[u8]) -> (bool, Option<u64>) {
     const PF_KTHREAD: u64 = 0x0020_0000;
-    let Some(rest) = stat_after_comm(root, pid) else {
-        return false;
+    let Ok(rest) = std::str::from_utf8(rest) else {
+        return (false, None);
     };
-    // After the comm: state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9).
-    std::str::from_utf8(&rest)
-        .ok()
-        .and_then(|rest| rest.split_ascii_whitespace().nth(6)?.parse::<u64>().ok())
-        .is_some_and(|flags| flags & PF_KTHREAD != 0)
+    let field = |n: usize| rest.split_ascii_whitespace().nth(n - 3)?.parse::<u64>().ok();
+    (field(9).is_some_and(|flags| flags & PF_KTHREAD != 0), field(22))
+}
+
+fn open_root(proc_root: &Path) -> io::Result<OwnedFd> {
+    rustix::fs::open(
+        proc_root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io::Error::other(format!("{}: {e}", proc_root.display())))
 }
 
 fn read_netns(root: &OwnedFd, pid: u32) -> Option<u64> {
@@ -349,6 +378,16 @@ fn parse_u32(name: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_flags_and_start_time() {
+        // The fields after `PID (comm)` of a real /proc/PID/stat line.
+        let rest = b" S 1 1234 1234 0 -1 4194560 1000 0 0 0 10 5 0 0 20 0 1 0 987654 12345678 300";
+        assert_eq!(parse_stat_rest(rest), (false, Some(987654)));
+        let kthread = b" I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 0 -20 1 0 42 0 0";
+        assert_eq!(parse_stat_rest(kthread), (true, Some(42)));
+        assert_eq!(parse_stat_rest(b" S 1"), (false, None));
+    }
 
     #[test]
     fn socket_links() {

@@ -7,3 +7,4 @@ pub mod names;
 pub mod notes;
 pub mod ss;
 pub mod summary;
+pub mod watch;

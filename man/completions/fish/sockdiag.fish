@@ -30,6 +30,7 @@ complete -c sockdiag -n "__fish_sockdiag_needs_command" -s V -l version -d 'Prin
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "list" -d 'List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps'
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "watch" -d 'Take the census of summary every interval: who opens and closes TCP_CLOSE sockets, and which process leaks them'
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l state -d 'Only sockets in this state (repeatable); see STATES below' -r -f -a "established\t''
 syn-sent\t''
@@ -73,7 +74,16 @@ complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -l all-netns 
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand completions" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "list" -d 'List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l interval -d 'Seconds between samples' -r
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l count -d 'Stop after N samples (default: until interrupted)' -r
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l leak-after -d 'Flag a process whose TCP_CLOSE sockets rose in each of the last K intervals' -r
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l pid -d 'Watch only this process (repeatable): only its fd directory is read' -r
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l netns -d 'Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l json -d 'One JSON object per sample per line (the default when stdout is not a terminal)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "list" -d 'List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "watch" -d 'Take the census of summary every interval: who opens and closes TCP_CLOSE sockets, and which process leaks them'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
