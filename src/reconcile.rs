@@ -296,7 +296,7 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
     other.sort_by_key(|o| std::cmp::Reverse(o.tcp));
     let other_total: u64 = other.iter().filter_map(|o| o.tcp).sum();
 
-    let drift = drift(host, target, held.changed);
+    let drift = drift(host, held.changed);
     let consistency = Consistency {
         attempts: target.attempts,
         settled: crate::collect::census::settled(&target.before, &target.after),
@@ -412,7 +412,7 @@ pub fn reconcile_host(host: &HostCollection) -> HostReport<'_> {
     let unexplained = i64::try_from(alloc)
         .unwrap_or(i64::MAX)
         .saturating_sub(i64::try_from(counted).unwrap_or(i64::MAX));
-    let drift = drift(host, target, held.changed);
+    let drift = drift(host, held.changed);
     let consistency = Consistency {
         attempts: target.attempts,
         settled: crate::collect::census::settled(&target.before, &target.after),
@@ -654,27 +654,25 @@ fn residue(view: View, unexplained: i64, drift: i64) -> Option<Finding> {
 
 /// How far `closed` of the target may have moved while the collection ran: the spread of
 /// the global alloc over every counter read (at the start and the end of the collection and
-/// around each namespace's dumps), the movement of the target's own `inuse4 + inuse6 − tw`
-/// across its last dumps, and each held socket seen to change during the collection (closed
+/// around each namespace's dumps), the movement of every namespace's own `inuse4 + inuse6 −
+/// tw` across its dumps, and each held socket seen to change during the collection (closed
 /// before it could be asked, or out of TCP_CLOSE since the dump).
-fn drift(host: &HostCollection, target: &NamespaceCensus, changed: u64) -> i64 {
-    let allocs = host
-        .namespaces
-        .iter()
-        .filter_map(|ns| ns.census.as_ref().ok())
+fn drift(host: &HostCollection, changed: u64) -> i64 {
+    let censuses = host.namespaces.iter().filter_map(|ns| ns.census.as_ref().ok());
+    let allocs = censuses
+        .clone()
         .flat_map(|c| [c.before.tcp_alloc, c.after.tcp_alloc])
         .chain(host.alloc_window);
     let (low, high) = allocs.fold((u64::MAX, 0), |(low, high), a| (low.min(a), high.max(a)));
     let spread = i64::try_from(high.saturating_sub(low)).unwrap_or(i64::MAX);
+    // How much each namespace's own `inuse − tw` moved across its dumps: sockets of a busy
+    // namespace changing state while its dump ran (alloc may hold still meanwhile).
     let own = |c: &Counters| figures::closed(&Counters { tcp_alloc: 0, ..*c });
+    let moved = censuses
+        .map(|c| own(&c.after).saturating_sub(own(&c.before)).saturating_abs())
+        .fold(0i64, i64::saturating_add);
     let seen_changing = i64::try_from(host.closed_during_walk.saturating_add(changed)).unwrap_or(i64::MAX);
-    spread
-        .saturating_add(
-            own(&target.after)
-                .saturating_sub(own(&target.before))
-                .saturating_abs(),
-        )
-        .saturating_add(seen_changing)
+    spread.saturating_add(moved).saturating_add(seen_changing)
 }
 
 /// A collection with every term present, shared by the reconciliation's tests and the
