@@ -56,6 +56,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Summary(args) => cmd::summary::run(args, &cli.proc_root, &mut out)?,
+        Command::Metrics(args) => {
+            cmd::metrics::run(args, &cli.proc_root, &mut out)?;
+            ExitCode::SUCCESS
+        }
         Command::Completions(args) => {
             cmd::completions::run(args.shell, &mut out)?;
             ExitCode::SUCCESS
