@@ -401,3 +401,158 @@ fn stdout_textfile_and_exporter_pass_promtool_and_hold_the_contract() {
     let served = check_contract(&body);
     assert_eq!(term(&served, "unbound"), Some(3.0));
 }
+
+/// Percent-encodes a query for a URL.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An instant query to Prometheus's HTTP API: each series' labels and value.
+fn query(prometheus: SocketAddr, promql: &str) -> Vec<(serde_json::Value, f64)> {
+    let (status, body) = http_get(prometheus, &format!("/api/v1/query?query={}", url_encode(promql)));
+    assert_eq!(status, 200, "{promql}: {body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(doc["status"], "success", "{body}");
+    doc["data"]["result"]
+        .as_array()
+        .expect("a vector")
+        .iter()
+        .map(|r| {
+            let value = r["value"][1]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .expect("a value");
+            (r["metric"].clone(), value)
+        })
+        .collect()
+}
+
+/// Waits (bounded) until `promql` returns exactly `want` for one series.
+fn wait_query(prometheus: SocketAddr, promql: &str, want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = query(prometheus, promql);
+        if got.len() == 1 && got[0].1 == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{promql}: {got:?}, expected one series = {want}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_exporter_and_node_exporter_reads_the_textfile() {
+    if !private_netns("prometheus_scrapes_the_exporter_and_node_exporter_reads_the_textfile") {
+        return;
+    }
+    // Everything below runs in this test's namespace, on its 127.0.0.1: nothing listens in
+    // the root namespace.
+    let netns = current_netns().to_string();
+    let _leak = leaker(4);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let textfiles = dir.path().join("textfile");
+    std::fs::create_dir(&textfiles).expect("mkdir");
+    let textfile = textfiles.join("sockdiag.prom");
+    sockdiag_ok(&["metrics", "--textfile", textfile.to_str().expect("utf8")]);
+
+    let node_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let _node = Running(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address={node_addr}"))
+            .args(["--collector.disable-defaults", "--collector.textfile"])
+            .arg(format!("--collector.textfile.directory={}", textfiles.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-node-exporter (apt-get install prometheus-node-exporter)"),
+    );
+    wait_listening(node_addr, "prometheus-node-exporter");
+    let (_exporter, exporter_addr) = exporter(&[]);
+
+    let prometheus_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n\
+             \x20 - job_name: node\n    static_configs:\n      - targets: ['{node_addr}']\n\
+             \x20 - job_name: sockdiag\n    static_configs:\n      - targets: ['{exporter_addr}']\n"
+        ),
+    )
+    .expect("config");
+    let _prometheus = Running(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={prometheus_addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (apt-get install prometheus)"),
+    );
+    wait_listening(prometheus_addr, "prometheus");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(prometheus_addr, "/-/ready").0 != 200 {
+        assert!(Instant::now() < deadline, "prometheus is not ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    for job in ["sockdiag", "node"] {
+        // The leak, as its own term and under its holder.
+        wait_query(
+            prometheus_addr,
+            &format!("sockdiag_tcp_closed_sockets{{job=\"{job}\",netns=\"{netns}\",term=\"unbound\"}}"),
+            4.0,
+        );
+        wait_query(
+            prometheus_addr,
+            &format!("sum(sockdiag_process_tcp_close_sockets{{job=\"{job}\",comm=\"python3\"}})"),
+            4.0,
+        );
+        // The terms sum exactly to the closed figure of the same scrape.
+        wait_query(
+            prometheus_addr,
+            &format!(
+                "sum by (netns) (sockdiag_tcp_closed_sockets{{job=\"{job}\",netns=\"{netns}\"}}) \
+                 - on (netns) sockdiag_ss_closed_sockets{{job=\"{job}\",netns=\"{netns}\"}}"
+            ),
+            0.0,
+        );
+    }
+    // And the terms that do not depend on the global alloc are summary's, at about the same
+    // time (not time_wait: every HTTP connection of this test leaves one in this namespace).
+    let summary: serde_json::Value =
+        serde_json::from_str(&sockdiag_ok(&["summary", "--json"])).expect("json");
+    for term in ["bound_inactive", "unbound"] {
+        let want = summary["closed"][term].as_f64().unwrap_or(0.0);
+        wait_query(
+            prometheus_addr,
+            &format!("sockdiag_tcp_closed_sockets{{job=\"sockdiag\",netns=\"{netns}\",term=\"{term}\"}}"),
+            want,
+        );
+    }
+    let closed = query(
+        prometheus_addr,
+        &format!("sum by (netns) (sockdiag_tcp_closed_sockets{{job=\"sockdiag\",netns=\"{netns}\"}})"),
+    );
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    let reported = summary["closed"]["reported"].as_f64().expect("closed");
+    let drift = summary["consistency"]["drift"].as_f64().expect("drift");
+    eprintln!(
+        "closed: Prometheus {} / summary {reported} (drift {drift})",
+        closed[0].1
+    );
+    assert_eq!(query(prometheus_addr, "up{job=\"sockdiag\"}")[0].1, 1.0);
+}
