@@ -10,6 +10,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -646,4 +647,25 @@ fn exporter_under_load_stays_correct_and_flat() {
         bodies.len()
     );
     assert!(rss_kb(pid) <= rss_100 + 4096, "RSS after the concurrent scrapes");
+}
+
+#[test]
+fn alerting_rules_pass_promtool() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/prometheus");
+    for args in [
+        ["check", "rules", "sockdiag-alerts.yml"],
+        ["test", "rules", "sockdiag-alerts.test.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("run promtool (apt-get install prometheus)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
