@@ -422,3 +422,151 @@ pub fn write(out: &mut impl Write, scrape: &Scrape<'_>) -> io::Result<()> {
     .sample(&[("version", env!("CARGO_PKG_VERSION"))], 1)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::fixture;
+
+    fn render(host: &HostCollection, all_netns: bool, top: usize) -> String {
+        let report = reconcile(host);
+        let all = all_netns.then(|| crate::reconcile::reconcile_host(host));
+        let mut out = Vec::new();
+        write(
+            &mut out,
+            &Scrape {
+                host,
+                report: &report,
+                all: all.as_ref(),
+                top,
+                duration: Duration::from_millis(12),
+            },
+        )
+        .expect("write");
+        String::from_utf8(out).expect("utf8")
+    }
+
+    fn reconcile(host: &HostCollection) -> Report<'_> {
+        crate::reconcile::reconcile(host, None)
+    }
+
+    /// The value of the one sample whose line starts with `prefix`.
+    fn sample(text: &str, prefix: &str) -> i64 {
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(prefix)).collect();
+        assert_eq!(lines.len(), 1, "{prefix}: {lines:?}");
+        lines[0]
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("a value")
+    }
+
+    fn terms(text: &str, netns: u64) -> Vec<i64> {
+        TERMS
+            .iter()
+            .map(|term| {
+                let line = text
+                    .lines()
+                    .find(|l| {
+                        l.starts_with(&format!("sockdiag_tcp_closed_sockets{{netns=\"{netns}\""))
+                            && l.contains(&format!("term=\"{term}\""))
+                    })
+                    .expect("a term");
+                line.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("a value")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_terms_are_the_reports_and_sum_to_closed() {
+        let host = fixture::host();
+        let text = render(&host, false, 10);
+        let closed = reconcile(&host).closed;
+        assert_eq!(
+            terms(&text, fixture::N),
+            [3, 2, 4, closed.other_netns as i64, closed.unexplained]
+        );
+        assert_eq!(terms(&text, fixture::N).iter().sum::<i64>(), closed.reported);
+        assert!(!text.contains(&format!("netns=\"{}\"", fixture::OTHER)));
+        assert_eq!(
+            sample(
+                &text,
+                "sockdiag_tcp_timewait_minisocks{netns=\"4026532000\",name=\"initial namespace (pid 1)\",substate=\"fin_wait2\"}"
+            ),
+            1
+        );
+        assert_eq!(
+            sample(&text, "sockdiag_tcp_allocated_sockets{scope=\"global\"}"),
+            20
+        );
+        assert_eq!(sample(&text, "sockdiag_build_info{version="), 1);
+
+        // Every namespace: each one's terms sum to its own closed figure.
+        let text = render(&host, true, 10);
+        for netns in [fixture::N, fixture::OTHER] {
+            let closed = sample(&text, &format!("sockdiag_ss_closed_sockets{{netns=\"{netns}\""));
+            assert_eq!(terms(&text, netns).iter().sum::<i64>(), closed, "{netns}");
+        }
+    }
+
+    #[test]
+    fn holders_are_bounded_and_labelled_by_unit_or_container() {
+        let host = fixture::host();
+        let text = render(&host, false, 10);
+        assert_eq!(
+            sample(
+                &text,
+                "sockdiag_process_tcp_close_sockets{comm=\"leak\",container=\"docker:3f2a1b9c04de\"}"
+            ),
+            4
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "sockdiag_process_tcp_close_sockets{comm=\"app\",unit=\"app.service\"}"
+            ),
+            2
+        );
+        assert_eq!(
+            sample(&text, "sockdiag_process_tcp_close_sockets{comm=\"other\"}"),
+            0
+        );
+        let top1 = render(&host, false, 1);
+        assert_eq!(
+            sample(&top1, "sockdiag_process_tcp_close_sockets{comm=\"other\"}"),
+            2
+        );
+        assert!(!top1.contains("comm=\"app\""));
+        // A process named `other` is one series with the rest.
+        let mut host = fixture::host();
+        host.scan.processes[0].comm = "other".into();
+        host.scan.processes[0].cgroup = None;
+        let text = render(&host, false, 1);
+        assert_eq!(
+            sample(&text, "sockdiag_process_tcp_close_sockets{comm=\"other\"}"),
+            2
+        );
+        let text = render(&host, false, 0);
+        assert_eq!(
+            sample(&text, "sockdiag_process_tcp_close_sockets{comm=\"other\"}"),
+            6
+        );
+    }
+
+    #[test]
+    fn hostile_names_stay_on_their_line() {
+        let mut host = fixture::host();
+        host.scan.processes[1].comm = crate::model::SysText::new(b"le\"ak\n# TYPE x counter\\\xff");
+        let text = render(&host, false, 10);
+        assert!(
+            text.lines().all(|l| l.starts_with("# HELP sockdiag_")
+                || l.starts_with("# TYPE sockdiag_")
+                || l.starts_with("sockdiag_")),
+            "{text}"
+        );
+        assert!(text.contains("comm=\"le\\\"ak\\n# TYPE x counter"), "{text}");
+    }
+}
