@@ -249,8 +249,9 @@ MODES
   then renamed: node_exporter's textfile collector reads *.prom files; on a failed census
   the previous file stays and the status is 2), or --listen ADDR: an HTTP exporter serving
   /metrics with a fresh census per scrape, one census at a time (concurrent scrapes share
-  the one running), at most 30 s per request; a failed census answers 500 with the error
-  line and the exporter keeps serving. It runs until killed.";
+  the one running), at most 30 s per request (503 after); a failed census answers 500 with
+  the error line and the exporter keeps serving. --listen alone binds 127.0.0.1:9977. It
+  runs until killed.";
 
 const COMPLETIONS_AFTER_HELP: &str = "\
 INSTALL
@@ -266,8 +267,9 @@ pub struct MetricsArgs {
     /// *.prom files) instead of stdout.
     #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, conflicts_with = "listen")]
     pub textfile: Option<PathBuf>,
-    /// Serve /metrics over HTTP on this address, e.g. 127.0.0.1:9977, until killed.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve /metrics over HTTP on this address until killed; without one, on loopback
+    /// 127.0.0.1:9977.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9977")]
     pub listen: Option<String>,
     /// Holders of TCP_CLOSE sockets given a series of their own; the rest are summed.
     #[arg(long, value_name = "N", default_value_t = 10)]

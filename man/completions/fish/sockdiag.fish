@@ -72,7 +72,7 @@ complete -c sockdiag -n "__fish_sockdiag_using_subcommand summary" -s h -l help 
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand completions" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l textfile -d 'Write the metrics atomically to this file (node_exporter\'s textfile collector reads *.prom files) instead of stdout' -r -F
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l listen -d 'Serve /metrics over HTTP on this address, e.g. 127.0.0.1:9977, until killed' -r
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l listen -d 'Serve /metrics over HTTP on this address until killed; without one, on loopback 127.0.0.1:9977' -r
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l top -d 'Holders of TCP_CLOSE sockets given a series of their own; the rest are summed' -r
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l netns -d 'Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net' -r -F
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
