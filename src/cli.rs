@@ -252,6 +252,10 @@ pub enum Command {
     /// and which process leaks them.
     #[command(after_long_help = WATCH_AFTER_HELP)]
     Watch(WatchArgs),
+    /// The summary's figures and terms as Prometheus metrics: stdout, a textfile for
+    /// node_exporter, or an HTTP exporter.
+    #[command(after_long_help = METRICS_AFTER_HELP)]
+    Metrics(MetricsArgs),
 }
 
 const WATCH_AFTER_HELP: &str = "\
@@ -310,6 +314,51 @@ fn parse_interval(text: &str) -> Result<f64, String> {
     }
 }
 
+const METRICS_AFTER_HELP: &str = "\
+METRIC FAMILIES
+  Prometheus text format 0.0.4; every family is a gauge read at the census, in base units.
+  Per namespace series carry netns (the inode) and name (as summary --all-netns names it).
+  sockdiag_tcp_allocated_sockets{scope=\"global\"}    TCP alloc (every namespace)
+  sockdiag_tcp_orphaned_sockets{scope=\"global\"}     TCP orphan (ss -s orphaned)
+  sockdiag_sockets_used{netns,name}                  sockets: used (ss -s Total)
+  sockdiag_tcp_inuse_sockets{netns,name,family}      TCP inuse; family inet or inet6
+  sockdiag_tcp_timewait_sockets{netns,name}          TCP tw (ss -s timewait)
+  sockdiag_tcp_established_sockets{netns,name}       Tcp CurrEstab (ss -s estab)
+  sockdiag_ss_closed_sockets{netns,name}             the closed figure ss -s prints there
+  sockdiag_tcp_closed_sockets{netns,name,term}       its terms: time_wait, bound_inactive,
+                                                     unbound, other_netns, unexplained; they
+                                                     sum to sockdiag_ss_closed_sockets, and
+                                                     unexplained may be negative
+  sockdiag_tcp_sockets{netns,name,state}             full TCP sockets dumped, by kernel state
+                                                     (established, syn_sent, fin_wait1,
+                                                     fin_wait2, close, close_wait, last_ack,
+                                                     listen, closing; close is bound-inactive)
+  sockdiag_tcp_timewait_minisocks{netns,name,substate}
+                                                     timewait minisocks: time_wait, fin_wait2
+  sockdiag_process_tcp_close_sockets{comm,unit|container}
+                                                     TCP_CLOSE sockets held (bound_inactive
+                                                     and unbound), by command and, where the
+                                                     cgroup names one, unit or container: the
+                                                     --top holders, the rest in comm=\"other\";
+                                                     never a pid or an inode
+  sockdiag_census_duration_seconds                   how long the collection took
+  sockdiag_processes_scanned, sockdiag_processes_denied, sockdiag_processes_vanished
+  sockdiag_namespaces_found, sockdiag_namespaces_not_entered
+  sockdiag_consistency_attempts, sockdiag_consistency_settled (0 or 1),
+  sockdiag_consistency_drift_sockets                 the bound of unexplained
+  sockdiag_build_info{version}                       1
+  Without --all-netns the per namespace series are those of the namespace read (its terms
+  exactly as summary reports them); with it, every namespace entered.
+
+MODES
+  stdout (default), --textfile PATH (written to a temporary file in the same directory,
+  then renamed: node_exporter's textfile collector reads *.prom files; on a failed census
+  the previous file stays and the status is 2), or --listen ADDR: an HTTP exporter serving
+  /metrics with a fresh census per scrape, one census at a time (concurrent scrapes share
+  the one running), at most 30 s per request (503 after); a failed census answers 500 with
+  the error line and the exporter keeps serving. --listen alone binds 127.0.0.1:9977. It
+  runs until killed.";
+
 const COMPLETIONS_AFTER_HELP: &str = "\
 INSTALL
   The Debian package installs all three. By hand:
@@ -317,6 +366,26 @@ INSTALL
   zsh   sockdiag completions zsh > /usr/share/zsh/vendor-completions/_sockdiag
   fish  sockdiag completions fish > /usr/share/fish/vendor_completions.d/sockdiag.fish
   Flags, subcommands and --state names complete; --netns completes file paths.";
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Write the metrics atomically to this file (node_exporter's textfile collector reads
+    /// *.prom files) instead of stdout.
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, conflicts_with = "listen")]
+    pub textfile: Option<PathBuf>,
+    /// Serve /metrics over HTTP on this address until killed; without one, on loopback
+    /// 127.0.0.1:9977.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9977")]
+    pub listen: Option<String>,
+    /// Holders of TCP_CLOSE sockets given a series of their own; the rest are summed.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// Series for every network namespace of the host, not only the one read.
+    #[arg(long, conflicts_with = "netns")]
+    pub all_netns: bool,
+    #[command(flatten)]
+    pub netns: NetnsArg,
+}
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {

@@ -21,7 +21,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!("sockdiag: a command is required: list, summary or watch (see sockdiag --help)");
+            eprintln!(
+                "sockdiag: a command is required: list, summary, watch or metrics (see sockdiag --help)"
+            );
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -58,6 +60,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Summary(args) => cmd::summary::run(args, &cli.proc_root, &mut out)?,
         Command::Watch(args) => {
             cmd::watch::run(args, &cli.proc_root, &mut out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Metrics(args) => {
+            cmd::metrics::run(args, &cli.proc_root, &mut out)?;
             ExitCode::SUCCESS
         }
         Command::Completions(args) => {

@@ -1189,7 +1189,7 @@ fn usage_errors_exit_2_with_one_line() {
         (&["list", "--state", "nosuch"], &["nosuch"]),
         (&["list", "-a", "-l"], &["--all", "--listening"]),
         (&["list", "-4", "-6"], &["--ipv4", "--ipv6"]),
-        (&[], &["list or summary"]),
+        (&[], &["a command is required: list, summary"]),
         (&["frobnicate"], &["frobnicate"]),
         (&["summary", "--ss"], &["--ss"]),
         (

@@ -3,6 +3,7 @@
 
 pub mod escape;
 pub mod list;
+pub mod metrics;
 pub mod names;
 pub mod notes;
 pub mod ss;

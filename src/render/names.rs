@@ -21,6 +21,11 @@ pub fn serialize_namespace<S: serde::Serializer>(
     serializer.serialize_str(&namespace_with(name, escape::for_json))
 }
 
+/// A namespace name in the lossless JSON form of [`serialize_namespace`] (a metrics label).
+pub fn namespace_exact(name: &NamespaceName) -> String {
+    namespace_with(name, escape::for_json)
+}
+
 fn namespace_with<'a>(name: &'a NamespaceName, text: impl Fn(&'a [u8]) -> Cow<'a, str>) -> String {
     match name {
         NamespaceName::Named(name) => text(name.as_bytes()).into_owned(),

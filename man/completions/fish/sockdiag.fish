@@ -31,6 +31,7 @@ complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "list" -d 'List so
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "watch" -d 'Take the census of summary every interval: who opens and closes TCP_CLOSE sockets, and which process leaks them'
+complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "metrics" -d 'The summary\'s figures and terms as Prometheus metrics: stdout, a textfile for node_exporter, or an HTTP exporter'
 complete -c sockdiag -n "__fish_sockdiag_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand list" -l state -d 'Only sockets in this state (repeatable); see STATES below' -r -f -a "established\t''
 syn-sent\t''
@@ -82,8 +83,16 @@ complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l netns -d 'Ne
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -l json -d 'One JSON object per sample per line (the default when stdout is not a terminal)'
 complete -c sockdiag -n "__fish_sockdiag_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "list" -d 'List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "watch" -d 'Take the census of summary every interval: who opens and closes TCP_CLOSE sockets, and which process leaks them'
-complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l textfile -d 'Write the metrics atomically to this file (node_exporter\'s textfile collector reads *.prom files) instead of stdout' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l listen -d 'Serve /metrics over HTTP on this address until killed; without one, on loopback 127.0.0.1:9977' -r
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l top -d 'Holders of TCP_CLOSE sockets given a series of their own; the rest are summed' -r
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l netns -d 'Network namespace to read: a name under /run/netns, or a path such as /proc/PID/ns/net' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l proc-root -d 'Root of the proc filesystem (tests point it at a fake tree)' -r -F
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -l all-netns -d 'Series for every network namespace of the host, not only the one read'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand metrics" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch metrics help" -f -a "list" -d 'List sockets one per line, like ss, from NETLINK_SOCK_DIAG dumps'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch metrics help" -f -a "summary" -d 'Explain every socket behind `ss -s`, reconciling its `closed` figure term by term'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch metrics help" -f -a "completions" -d 'Print a shell completion script, generated from this command line'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch metrics help" -f -a "watch" -d 'Take the census of summary every interval: who opens and closes TCP_CLOSE sockets, and which process leaks them'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch metrics help" -f -a "metrics" -d 'The summary\'s figures and terms as Prometheus metrics: stdout, a textfile for node_exporter, or an HTTP exporter'
+complete -c sockdiag -n "__fish_sockdiag_using_subcommand help; and not __fish_seen_subcommand_from list summary completions watch metrics help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
