@@ -5,12 +5,12 @@
 //! - JSON form: decodes back to the input the way the module docs tell a consumer to (`\\` is
 //!   one backslash, `\xNN` the byte NN); valid UTF-8 without a backslash is kept as it is.
 //!
-//! The decoders are written here from the documented rules (the crate's own inverse,
-//! `escape::from_json`, exists only under `cfg(test)`).
+//! The JSON form is decoded by the crate's own inverse, `escape::from_json`; the terminal
+//! form by a decoder written here from the documented rules.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockdiag::render::escape::{Escaped, for_json, for_terminal, label_value_bytes};
+use sockdiag::render::escape::{Escaped, for_json, for_terminal, from_json, label_value_bytes};
 
 fn hex_pair(pair: &[u8]) -> Option<u8> {
     let digit = |d: u8| match d {
@@ -19,31 +19,6 @@ fn hex_pair(pair: &[u8]) -> Option<u8> {
         _ => None,
     };
     Some((digit(*pair.first()?)? << 4) | digit(*pair.get(1)?)?)
-}
-
-fn from_json(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        match bytes.get(i + 1)? {
-            b'\\' => {
-                out.push(b'\\');
-                i += 2;
-            }
-            b'x' => {
-                out.push(hex_pair(bytes.get(i + 2..i + 4)?)?);
-                i += 4;
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 fn from_terminal(text: &str) -> Option<Vec<u8>> {

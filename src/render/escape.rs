@@ -87,9 +87,8 @@ pub fn for_json(bytes: &[u8]) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The inverse of [`for_json`]: `None` for a backslash not followed by `\` or `xNN`
-/// (lower-case hex). Only the tests need it, to prove the JSON form lossless.
-#[cfg(test)]
+/// The inverse of [`for_json`], for a consumer of the JSON who wants the original bytes:
+/// `None` for a backslash not followed by `\` or `xNN` (lower-case hex).
 pub fn from_json(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -213,7 +212,6 @@ fn push_label(out: &mut String, text: &str) {
     }
 }
 
-#[cfg(test)]
 fn hex_pair(pair: &[u8]) -> Option<u8> {
     let digit = |d: u8| match d {
         b'0'..=b'9' => Some(d - b'0'),
