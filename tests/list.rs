@@ -1046,23 +1046,14 @@ fn raw_sockets_with_or_without_raw_diag() {
 
     // The table, token for token as `ss -wan` prints it (ss has no Netid column for one
     // table; its wildcards are ours).
-    let table = |text: &str| -> Vec<String> {
-        let mut rows: Vec<String> = text
-            .lines()
-            .skip(1)
-            .map(|l| l.split_whitespace().map(ss_state).collect::<Vec<_>>().join(" "))
-            .collect();
-        rows.sort();
-        rows
-    };
     let ours = common::sockdiag_ok(&["list", "-wa"]);
-    let ours: Vec<String> = table(&ours)
+    let ours: Vec<String> = table_rows(&ours)
         .into_iter()
         .map(|r| r.strip_prefix("raw ").expect("raw row").to_owned())
         .collect();
     assert_eq!(
         ours,
-        table(&common::ss(&["-wan"])),
+        table_rows(&common::ss(&["-wan"])),
         "sockdiag list -wa vs ss -wan"
     );
 

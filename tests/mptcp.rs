@@ -24,7 +24,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType, ipproto};
+use rustix::net::ipproto;
 use serde_json::Value;
 
 /// The MPTCP share a step expects in the namespace's terms.
@@ -37,17 +37,7 @@ struct Share {
 /// An MPTCP socket, or why there is none: MPTCP not built (`EPROTONOSUPPORT`), or
 /// `net.mptcp.enabled = 0` in this namespace (`ENOPROTOOPT`).
 fn mptcp_socket(v6: bool) -> Result<OwnedFd, rustix::io::Errno> {
-    let family = if v6 {
-        AddressFamily::INET6
-    } else {
-        AddressFamily::INET
-    };
-    rustix::net::socket_with(
-        family,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        Some(ipproto::MPTCP),
-    )
+    common::stream_socket(v6, ipproto::MPTCP)
 }
 
 fn mptcp(v6: bool) -> OwnedFd {

@@ -212,6 +212,43 @@ fn push_label(out: &mut String, text: &str) {
     }
 }
 
+/// The inverse of [`for_terminal`]: the bytes a shown name stands for (the form is
+/// unambiguous); `None` for text that is not in that form.
+pub fn from_terminal(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1)? {
+            b'\\' => out.push(b'\\'),
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'x' => {
+                out.push(hex_pair(bytes.get(i + 2..i + 4)?)?);
+                i += 4;
+                continue;
+            }
+            b'u' if bytes.get(i + 2) == Some(&b'{') => {
+                let rest = text.get(i + 3..)?;
+                let end = rest.find('}')?;
+                let c = char::from_u32(u32::from_str_radix(&rest[..end], 16).ok()?)?;
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                i += 3 + end + 1;
+                continue;
+            }
+            _ => return None,
+        }
+        i += 2;
+    }
+    Some(out)
+}
+
 fn hex_pair(pair: &[u8]) -> Option<u8> {
     let digit = |d: u8| match d {
         b'0'..=b'9' => Some(d - b'0'),
@@ -261,42 +298,6 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Decodes the terminal form, to prove it unambiguous.
-    fn from_terminal(text: &str) -> Option<Vec<u8>> {
-        let bytes = text.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] != b'\\' {
-                out.push(bytes[i]);
-                i += 1;
-                continue;
-            }
-            match bytes.get(i + 1)? {
-                b'\\' => out.push(b'\\'),
-                b'n' => out.push(b'\n'),
-                b't' => out.push(b'\t'),
-                b'r' => out.push(b'\r'),
-                b'x' => {
-                    out.push(hex_pair(bytes.get(i + 2..i + 4)?)?);
-                    i += 4;
-                    continue;
-                }
-                b'u' if bytes.get(i + 2) == Some(&b'{') => {
-                    let rest = text.get(i + 3..)?;
-                    let end = rest.find('}')?;
-                    let c = char::from_u32(u32::from_str_radix(&rest[..end], 16).ok()?)?;
-                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                    i += 3 + end + 1;
-                    continue;
-                }
-                _ => return None,
-            }
-            i += 2;
-        }
-        Some(out)
-    }
 
     /// A tiny xorshift64 generator: reproducible byte strings without a crate.
     struct XorShift(u64);

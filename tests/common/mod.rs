@@ -80,19 +80,18 @@ pub fn raw_fd(fd: &impl AsRawFd) -> u32 {
 
 /// A TCP socket created with `socket()` and nothing else.
 pub fn tcp_socket(v6: bool) -> OwnedFd {
+    stream_socket(v6, ipproto::TCP).expect("socket")
+}
+
+/// A stream socket of `protocol` (TCP, MPTCP), IPv4 or IPv6, created with `socket()` only,
+/// close-on-exec as std's: the commands a test spawns must not hold its sockets.
+pub fn stream_socket(v6: bool, protocol: rustix::net::Protocol) -> Result<OwnedFd, rustix::io::Errno> {
     let family = if v6 {
         AddressFamily::INET6
     } else {
         AddressFamily::INET
     };
-    // CLOEXEC, as std does: the commands a test spawns must not hold its sockets.
-    rustix::net::socket_with(
-        family,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        Some(ipproto::TCP),
-    )
-    .expect("socket")
+    rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, Some(protocol))
 }
 
 /// A TCP socket bound to `addr` (port 0: autobound) and never used further.
