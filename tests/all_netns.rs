@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -98,16 +97,7 @@ impl Holder {
         if !prefix.is_empty() {
             command.arg(PYTHON);
         }
-        let mut child = command
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
+        let (child, line) = common::spawn_ready(command.args(["-c", &script]));
         let info = serde_json::from_str(&line).unwrap_or_else(|_| panic!("holder said {line:?}"));
         Holder { child, info }
     }

@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use serde::Deserialize;
 
@@ -63,16 +63,7 @@ print(int(n / (time.time() - start)), flush=True)
     if !prefix.is_empty() {
         command.arg("/usr/bin/python3");
     }
-    let mut child = command
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the churner");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
+    let (child, line) = common::spawn_ready(command.args(["-c", script]));
     assert_eq!(line, "ready\n", "the churner did not start");
     child
 }

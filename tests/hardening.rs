@@ -5,7 +5,6 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -57,15 +56,7 @@ sys.stdin.read()
                 c
             }
         };
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read ready");
+        let (child, line) = common::spawn_ready(&mut command);
         assert_eq!(line, "ready\n", "the hostile child did not start");
         Hostile(child)
     }

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -205,16 +205,7 @@ fn leaker(count: usize) -> Running {
     let script = format!(
         "import socket, sys\nheld = [socket.socket() for _ in range({count})]\nprint('ready', flush=True)\nsys.stdin.read()\n"
     );
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
+    let (child, line) = common::spawn_ready(Command::new("/usr/bin/python3").args(["-c", &script]));
     assert_eq!(line.trim(), "ready");
     Running(child)
 }

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -87,15 +86,7 @@ struct Holder(Child);
 
 impl Holder {
     fn start(mode: &str) -> Holder {
-        let mut child = Command::new("/usr/bin/python3")
-            .args(["-c", HOLDER, mode])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
+        let (child, line) = common::spawn_ready(Command::new("/usr/bin/python3").args(["-c", HOLDER, mode]));
         assert_eq!(line, "ready\n");
         Holder(child)
     }

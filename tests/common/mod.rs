@@ -167,3 +167,19 @@ pub fn ss(args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).expect("utf8")
 }
+
+/// Starts `command` with its stdin and stdout piped and waits for the first line it prints:
+/// the helper processes of the tests say `ready` (or their facts) once their sockets exist.
+pub fn spawn_ready(command: &mut Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the first line");
+    (child, line)
+}
