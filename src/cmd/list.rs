@@ -137,7 +137,7 @@ pub fn run(args: &ListArgs, proc_root: &Path, out: &mut impl Write) -> Result<()
     if let Some(scan) = &scan
         && scan.stats.denied > 0
     {
-        denied_note(scan, proc_root, &tally.listed);
+        denied_note(scan, &tally.listed);
     }
     Ok(())
 }
@@ -226,17 +226,17 @@ fn list_namespace<W: Write>(
 /// The processes `-p` could not inspect, said only when they matter: when one is in a
 /// namespace listed, or in one we could not tell (`/proc/PID/ns/net` refused too). Processes
 /// known to be in other namespaces hold no socket of these, whatever they hold.
-fn denied_note(scan: &ProcScan, proc_root: &Path, listed: &[u64]) {
-    let denied = collect::denied_processes(scan, proc_root);
+fn denied_note(scan: &ProcScan, listed: &[u64]) {
+    let denied = &scan.denied;
     let total = scan.stats.denied + scan.stats.scanned + scan.stats.vanished;
-    if let Some(note) = denied_words(&denied, listed, scan.stats.denied, total) {
+    if let Some(note) = denied_words(denied, listed, scan.stats.denied, total) {
         warn_text(&note);
     }
 }
 
 /// The words of [`denied_note`] for the processes `denied` (pid, namespace if readable), or
 /// `None` when none of them can hold a socket of the namespaces `listed`. `counted` is the
-/// walk's own count, which a second look never exceeds; `total` the processes walked.
+/// walk's count of them; `total` the processes walked.
 fn denied_words(denied: &[(u32, Option<u64>)], listed: &[u64], counted: u32, total: u32) -> Option<String> {
     let matters = |netns: &Option<u64>| netns.is_none_or(|n| listed.contains(&n));
     let here = denied

@@ -535,35 +535,6 @@ enum Asked {
 /// such MPTCP socket. Returns the placements, how many were closed before they could be
 /// asked, the namespaces only such a socket revealed (with a descriptor to enter each), and
 /// how many MPTCP sockets could not be asked for their subflows.
-/// The processes under `proc_root` the walk `scan` could not inspect (it counts them in
-/// `stats.denied`), each with its network namespace when even that is known: `None` when
-/// `/proc/PID/ns/net` is refused too. Walks `/proc` again, so only worth it when some were.
-pub fn denied_processes(scan: &ProcScan, proc_root: &Path) -> Vec<(u32, Option<u64>)> {
-    let mut inspected: Vec<u32> = scan.processes.iter().map(|p| p.pid).collect();
-    inspected.sort_unstable();
-    let Ok(entries) = std::fs::read_dir(proc_root) else {
-        return Vec::new();
-    };
-    let mut denied = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if inspected.binary_search(&pid).is_ok() {
-            continue;
-        }
-        let fd_dir = std::fs::read_dir(entry.path().join("fd"));
-        if !matches!(&fd_dir, Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied) {
-            continue; // inspectable now, or gone
-        }
-        let netns = std::fs::metadata(entry.path().join("ns/net"))
-            .ok()
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-        denied.push((pid, netns));
-    }
-    denied
-}
-
 /// Places every held TCP socket that no dump returned. Returns the placements, how many
 /// were closed before they could be asked, and the namespaces only such a socket revealed
 /// (with a descriptor to enter each).

@@ -72,6 +72,9 @@ pub struct ProcScan {
     pub sockets: Vec<SocketFd>,
     pub processes: Vec<Process>,
     pub stats: ScanStats,
+    /// The processes counted in `stats.denied`, each with its network namespace when even
+    /// `/proc/PID/ns/net` is readable: whether what they hide can matter to a namespace.
+    pub denied: Vec<(u32, Option<u64>)>,
     proc_root: PathBuf,
 }
 
@@ -146,6 +149,7 @@ impl ProcScan {
             scan.stats.scanned += part.stats.scanned;
             scan.stats.denied += part.stats.denied;
             scan.stats.vanished += part.stats.vanished;
+            scan.denied.extend(part.denied);
         }
         // By inode, then owners in pid order.
         let processes = &scan.processes;
@@ -209,7 +213,10 @@ fn scan_or_count(root: &OwnedFd, pid: u32, with_netns: bool, part: &mut ProcScan
         // An exiting process refuses its fd table too: that one has vanished.
         Err(Errno::ACCESS | Errno::PERM) if is_exiting(root, pid) => part.stats.vanished += 1,
         Err(e @ (Errno::MFILE | Errno::NFILE)) => return Err(e),
-        Err(_) => part.stats.denied += 1,
+        Err(_) => {
+            part.stats.denied += 1;
+            part.denied.push((pid, read_netns(root, pid)));
+        }
     }
     Ok(())
 }
