@@ -342,18 +342,9 @@ impl Population {
 
         // A FIN_WAIT2 minisock: the client closes first and the server keeps its side open;
         // once the FIN is acked the orphan becomes a timewait minisock, substate FIN_WAIT2.
-        let (fw2_client, fw2_server) = common::connected_pair(&l4);
-        let fw2_local = fw2_client.local_addr().expect("addr");
-        drop(fw2_client);
+        let (fw2_server, fw2_local) = common::make_fin_wait2(&l4);
 
-        // A TIME_WAIT minisock: the client closes first, then the server; the client's
-        // minisock goes FIN_WAIT2 -> TIME_WAIT when the server's FIN arrives.
-        let (tw_client, tw_server) = common::connected_pair(&l4);
-        let tw_local = tw_client.local_addr().expect("addr");
-        drop(tw_client);
-        std::thread::sleep(Duration::from_millis(50)); // FIN and ACK cross lo
-        drop(tw_server); // LAST_ACK, then gone once the client acks
-        std::thread::sleep(Duration::from_millis(50));
+        let tw_local = common::make_time_wait(&l4);
 
         let l4_addr = l4.local_addr().expect("addr");
         let l6_addr = l6.local_addr().expect("addr");

@@ -550,7 +550,7 @@ impl Population {
         common::refused_connect(&bound_refused, NOBODY);
         let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
         common::make_time_wait(&listener);
-        let close_wait = common::make_fin_wait2(&listener);
+        let (close_wait, _) = common::make_fin_wait2(&listener);
         Population {
             never_bound_v4: common::tcp_socket(false),
             never_bound_v6: common::tcp_socket(true),

@@ -116,22 +116,57 @@ pub fn connected_pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
     (client, server)
 }
 
-/// Leaves a TIME_WAIT minisock (substate TIME_WAIT) on the client side of a fresh pair.
-pub fn make_time_wait(listener: &TcpListener) {
+/// Leaves a TIME_WAIT minisock (substate TIME_WAIT) on the client side of a fresh pair;
+/// returns the client's address. The client closes first, then the server: the client's
+/// orphan goes FIN_WAIT2 -> TIME_WAIT when the server's FIN arrives, and the server, in
+/// LAST_ACK, is gone once the client acks.
+pub fn make_time_wait(listener: &TcpListener) -> SocketAddr {
     let (client, server) = connected_pair(listener);
+    let local = client.local_addr().expect("addr");
     drop(client);
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::thread::sleep(std::time::Duration::from_millis(50)); // FIN and ACK cross lo
     drop(server);
     std::thread::sleep(std::time::Duration::from_millis(50));
+    local
 }
 
 /// Leaves a FIN_WAIT2 timewait minisock on the client side; returns the server side, which
-/// stays in CLOSE_WAIT as long as it is held.
-pub fn make_fin_wait2(listener: &TcpListener) -> TcpStream {
-    let (client, server) = connected_pair(listener);
-    drop(client);
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    server
+/// stays in CLOSE_WAIT as long as it is held, and the client's address.
+///
+/// Closing the client sends its FIN; the peer's ACK turns the orphan into a minisock, unless
+/// the kernel handles that ACK while the socket is owned: `tcp_rcv_state_process` then keeps a
+/// full orphan with a FIN_WAIT2 timer (its "bad case"), which it is for the next 60 s. `ss -o`
+/// tells the two apart (`timer:(timewait` against `timer:(keepalive`); a full orphan is reset
+/// and another pair made, so what the tests expect is what the namespace holds.
+pub fn make_fin_wait2(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    const TRIES: usize = 10;
+    for _ in 0..TRIES {
+        let (client, server) = connected_pair(listener);
+        let local = client.local_addr().expect("addr");
+        drop(client);
+        let filter = format!("src {local}");
+        let row = poll_ss(&["-tanoH", "state", "fin-wait-2", &filter], |out| !out.is_empty());
+        if row.contains("timer:(timewait,") {
+            return (server, local);
+        }
+        // A full orphan: a zero linger makes close() send a RST, which ends it.
+        rustix::net::sockopt::set_socket_linger(&server, Some(std::time::Duration::ZERO)).expect("SO_LINGER");
+        drop(server);
+        poll_ss(&["-tanH", &filter], str::is_empty);
+    }
+    panic!("no FIN_WAIT2 minisock in {TRIES} tries: the kernel kept full orphans");
+}
+
+/// Runs `ss ARGS` every 10 ms until `done` accepts its output (5 s at most); returns it.
+fn poll_ss(args: &[&str], done: impl Fn(&str) -> bool) -> String {
+    for _ in 0..500 {
+        let out = ss(args);
+        if done(out.trim()) {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("ss {args:?}: still not settled after 5 s");
 }
 
 /// Runs the sockdiag binary (in the calling thread's namespace).
