@@ -168,10 +168,14 @@ EVERY NAMESPACE (--all-netns)
   sockets of every namespace + unexplained, then one row per namespace, leaks (unbound)
   first: full_tcp (hashed, bound-inactive and unbound together), time_wait, bound_inactive,
   unbound, and closed as `ss -s` run inside it prints it; ? where it could not be entered.
+  Every held TCP socket is asked its state first: a namespace none of whose held sockets is
+  in TCP_CLOSE is counted from its own counters (inuse, tw) instead of dumped (finding
+  counted), which spares the walk of the hash tables all namespaces share.
   A namespace is named by its /run/netns name, else the container or unit of a process in
   it, else the initial namespace (pid 1), else its lowest pid. JSON: {alloc, counted,
   unexplained, namespaces: [{netns, name, full_tcp, time_wait, bound_inactive, unbound,
-  closed}], close_sockets (each with netns), processes, consistency, findings, notes}.
+  closed, dumped}], close_sockets (each with netns), processes, consistency, findings,
+  notes}; dumped is false for a namespace counted from its counters.
 
 IN A CONTAINER
   Run in a child PID namespace or a user namespace (a container, rootless or not), sockdiag
@@ -205,7 +209,7 @@ JSON OUTPUT
                  timewait_split {time_wait, fin_wait2}, bound_inactive_not_dumped,
                  missing_capability {capability, hides},
                  processes_denied {denied, total},
-                 processes_vanished {count}, namespaces_not_entered {count},
+                 processes_vanished {count}, namespaces_not_entered {count}, counted {count},
                  unplaced {count}, placed_by_holder {count}, changed_since_dump {count},
                  closed_during_walk {count}, unowned_bound_inactive {count},
                  mptcp_subflows {unbound, bound_inactive, unasked},

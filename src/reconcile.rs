@@ -143,6 +143,9 @@ pub struct NamespaceRow {
     /// The `closed` figure `ss -s` run inside it prints (its own inuse and tw, the global
     /// alloc when its counters were read).
     pub closed: Option<i64>,
+    /// Whether its TCP sockets were dumped; false when it was counted from its counters
+    /// (see `collect::census`) or could not be entered.
+    pub dumped: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -224,6 +227,10 @@ pub enum Finding {
     /// Namespaces found but not entered: their TCP sockets are in unexplained, but for those
     /// held by a process we could inspect.
     NamespacesNotEntered { count: u32 },
+    /// Namespaces counted, not walked: no held socket of theirs is in TCP_CLOSE, so their
+    /// rows are their own counters and their TCP sockets were not dumped (see
+    /// `collect::census`).
+    Counted { count: u32 },
     /// Held TCP sockets no dump returned whose namespace could not be learnt.
     Unplaced { count: u64 },
     /// Held TCP sockets placed by their holder's namespace, not their own.
@@ -285,7 +292,10 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
     for (&netns, sockets) in held.by_netns.iter().filter(|(netns, _)| **netns != host.target) {
         let count = sockets.len() as u64;
         match other.iter_mut().find(|o| o.netns == netns) {
-            Some(o) => *o.tcp.get_or_insert(0) += count,
+            Some(o) => {
+                let tcp = o.tcp.get_or_insert(0);
+                *tcp = tcp.saturating_add(count);
+            }
             None => other.push(OtherNetnsCount {
                 netns,
                 name: NamespaceName::SocketOnly,
@@ -294,7 +304,7 @@ pub fn reconcile<'a>(host: &'a HostCollection, saved: Option<&SavedSs>) -> Repor
         }
     }
     other.sort_by_key(|o| std::cmp::Reverse(o.tcp));
-    let other_total: u64 = other.iter().filter_map(|o| o.tcp).sum();
+    let other_total = other.iter().filter_map(|o| o.tcp).fold(0, u64::saturating_add);
 
     let drift = drift(host, held.changed);
     let consistency = Consistency {
@@ -388,10 +398,11 @@ pub fn reconcile_host(host: &HostCollection) -> HostReport<'_> {
             netns,
             name: found.map_or(NamespaceName::SocketOnly, |ns| ns.name.clone()),
             full_tcp: census.map(|c| c.full().saturating_add(terms.unbound)),
-            time_wait: census.map(|_| terms.time_wait + terms.fin_wait2),
+            time_wait: census.map(NamespaceCensus::timewait),
             bound_inactive: census.and(bound_inactive),
             unbound: terms.unbound,
             closed: census.map(|c| figures::closed(&c.before)),
+            dumped: census.is_some_and(|c| c.walked),
         });
         close_sockets.extend(terms.close_sockets);
     }
@@ -590,6 +601,16 @@ fn collection_findings(host: &HostCollection, held: &Held<'_>, unowned: u64) -> 
     if not_entered > 0 {
         findings.push(Finding::NamespacesNotEntered {
             count: u32::try_from(not_entered).unwrap_or(u32::MAX),
+        });
+    }
+    let counted = host
+        .namespaces
+        .iter()
+        .filter(|ns| ns.census.as_ref().is_ok_and(|c| !c.walked))
+        .count();
+    if counted > 0 {
+        findings.push(Finding::Counted {
+            count: u32::try_from(counted).unwrap_or(u32::MAX),
         });
     }
     for (count, finding) in [
@@ -795,6 +816,7 @@ pub(crate) mod fixture {
     pub fn host() -> HostCollection {
         let target = NamespaceCensus {
             netns: N,
+            walked: true,
             before: counters(),
             after: counters(),
             own_sockets: 1,
@@ -814,6 +836,7 @@ pub(crate) mod fixture {
         target.full_by_state[State::CLOSE.0 as usize] = 2;
         let mut blue = NamespaceCensus {
             netns: OTHER,
+            walked: true,
             before: counters(),
             after: counters(),
             ..NamespaceCensus::default()
@@ -1163,6 +1186,7 @@ mod tests {
                     bound_inactive: Some(2),
                     unbound: 4,
                     closed: Some(17),
+                    dumped: true,
                 },
                 NamespaceRow {
                     netns: OTHER,
@@ -1172,6 +1196,7 @@ mod tests {
                     bound_inactive: Some(0),
                     unbound: 2,
                     closed: Some(17),
+                    dumped: true,
                 },
             ]
         );
@@ -1195,6 +1220,49 @@ mod tests {
                 .findings
                 .contains(&Finding::Unexplained { count: 1, drift: 0 })
         );
+    }
+
+    #[test]
+    fn a_counted_namespace_is_its_counters() {
+        let mut host = host();
+        let green = Counters {
+            tcp_inuse: 4,
+            tcp6_inuse: 1,
+            tcp_tw: 2,
+            ..counters()
+        };
+        host.namespaces.push(Namespace {
+            netns: 4026533000,
+            name: NamespaceName::Named("green".into()),
+            census: Ok(NamespaceCensus {
+                netns: 4026533000,
+                before: green,
+                after: green,
+                ..NamespaceCensus::default()
+            }),
+        });
+        let report = reconcile_host(&host);
+        let row = report
+            .namespaces
+            .iter()
+            .find(|ns| ns.netns == 4026533000)
+            .expect("green");
+        // Its hashed sockets and minisocks are its counters; closed as ss prints it there.
+        assert_eq!(
+            (
+                row.full_tcp,
+                row.time_wait,
+                row.bound_inactive,
+                row.unbound,
+                row.closed
+            ),
+            (Some(5), Some(2), Some(0), 0, Some(20 - 5 + 2))
+        );
+        assert!(!row.dumped);
+        assert_eq!(report.counted, 19 + 5);
+        assert!(report.findings.contains(&Finding::Counted { count: 1 }));
+        let plain = reconcile(&host, None);
+        assert_eq!(plain.closed.other_netns, 7 + 5);
     }
 
     #[test]

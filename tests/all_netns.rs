@@ -38,6 +38,7 @@ struct Row {
     bound_inactive: Option<u64>,
     unbound: u64,
     closed: Option<i64>,
+    dumped: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,6 +240,16 @@ fn every_namespace_with_its_own_terms() {
     );
     cgroup.adopt(docker.pid());
 
+    // A steady one: a listener and an established pair, nothing in TCP_CLOSE, so it is
+    // counted from its counters: its hashed sockets, asked first, are no finding.
+    let steady = Holder::start(
+        &["unshare", "-n"],
+        "subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)\n\
+         l = socket.socket(); l.bind(('127.0.0.1', 8100)); l.listen()\n\
+         c = socket.create_connection(('127.0.0.1', 8100)); a, _ = l.accept()\n\
+         ready()",
+    );
+
     // The leaking one: three never-bound sockets.
     let leak = Holder::start(
         &["unshare", "-n"],
@@ -368,6 +379,42 @@ fn every_namespace_with_its_own_terms() {
     assert_eq!((home.full_tcp, home.unbound), (Some(1), 1), "{home:?}");
     assert_eq!(row(receiver.netns()).unbound, 0);
 
+    // Dumped where a held socket is in TCP_CLOSE; counted from their counters elsewhere.
+    for (netns, dumped) in [
+        (named.inode(), false),
+        (docker.netns(), true),
+        (leak.netns(), true),
+        (home.netns, true),
+        (receiver.netns(), false),
+        (steady.netns(), false),
+    ] {
+        assert_eq!(row(netns).dumped, dumped, "{:?}", row(netns));
+    }
+    let steady_row = row(steady.netns());
+    assert_eq!(
+        (steady_row.full_tcp, steady_row.time_wait, steady_row.unbound),
+        (Some(3), Some(0), 0),
+        "{steady_row:?}"
+    );
+    // closed as ss prints it there: alloc − its 3 hashed sockets, alloc read meanwhile.
+    let closed = steady_row.closed.expect("entered");
+    assert!(
+        (closed - (report.alloc as i64 - 3)).abs() <= report.consistency.drift,
+        "{steady_row:?}, alloc {}, drift {}",
+        report.alloc,
+        report.consistency.drift
+    );
+    assert!(
+        !report.findings.iter().any(|f| f["kind"] == "changed_since_dump"),
+        "{:?}",
+        report.findings
+    );
+    assert!(
+        report.findings.iter().any(|f| f["kind"] == "counted"),
+        "{:?}",
+        report.findings
+    );
+
     // Leaks first.
     let unbound: Vec<u64> = report.namespaces.iter().map(|r| r.unbound).collect();
     assert!(unbound.windows(2).all(|w| w[0] >= w[1]), "{unbound:?}");
@@ -394,7 +441,7 @@ fn every_namespace_with_its_own_terms() {
     assert!(text.starts_with("TCP alloc "), "{text}");
     assert!(text.contains(&named.0), "{text}");
 
-    drop((docker, leak, receiver));
+    drop((docker, steady, leak, receiver));
 }
 
 #[test]

@@ -72,6 +72,7 @@ enum Finding {
     ProcessesDenied { denied: u32, total: u32 },
     ProcessesVanished { count: u32 },
     NamespacesNotEntered { count: u32 },
+    Counted { count: u32 },
     Unplaced { count: u64 },
     PlacedByHolder { count: u64 },
     ChangedSinceDump { count: u64 },

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::cli::MetricsArgs;
-use crate::collect::Collector;
+use crate::collect::{Collector, Walk};
 use crate::reconcile::{reconcile, reconcile_host};
 use crate::render::{self, escape};
 
@@ -40,7 +40,7 @@ pub fn run(args: &MetricsArgs, proc_root: &Path, out: &mut impl Write) -> Result
 /// One collection, reconciled and rendered.
 fn census(collector: &mut Collector, args: &MetricsArgs) -> Result<Vec<u8>> {
     let start = Instant::now();
-    let host = collector.host()?;
+    let host = collector.host(Walk::Every)?;
     let duration = start.elapsed();
     let report = reconcile(&host, None);
     let all = args.all_netns.then(|| reconcile_host(&host));

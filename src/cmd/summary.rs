@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::SummaryArgs;
-use crate::collect::Collector;
+use crate::collect::{Collector, Walk};
 use crate::reconcile::{reconcile, reconcile_host};
 use crate::render;
 use crate::saved_ss::{self, SavedSs};
@@ -15,7 +15,7 @@ use crate::saved_ss::{self, SavedSs};
 pub fn run(args: &SummaryArgs, proc_root: &Path, out: &mut impl Write) -> Result<ExitCode> {
     // Bad input is reported before any work.
     let saved = args.saved_ss.as_deref().map(read_saved).transpose()?;
-    let host = Collector::open(proc_root, args.netns.path().as_deref())?.host()?;
+    let host = Collector::open(proc_root, args.netns.path().as_deref())?.host(Walk::WhereNeeded)?;
     if args.all_netns {
         let report = reconcile_host(&host);
         if args.json {

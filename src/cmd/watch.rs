@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 use crate::cli::WatchArgs;
-use crate::collect::Collector;
+use crate::collect::{Collector, Walk};
 use crate::reconcile::reconcile;
 use crate::render;
 use crate::watch::{Holder, Observation, ProcessId, Tracker};
@@ -116,7 +116,7 @@ fn watch<W: Write>(
 /// socket of the namespace and, per holder (pid and start time), the inodes it holds.
 fn sample(collector: &mut Collector, pids: &[u32], at: Duration) -> Result<Observation> {
     let host = if pids.is_empty() {
-        collector.host()?
+        collector.host(Walk::Every)?
     } else {
         collector.host_of(pids)?
     };

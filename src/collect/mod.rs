@@ -60,8 +60,41 @@ use census::{BoundInactive, NamespaceCensus};
 use diag::{DiagError, DiagSocket, DumpStats, Request};
 use owners::ProcScan;
 
-/// Namespace censuses run at once at most.
-const MAX_CENSUS_WORKERS: usize = 4;
+/// Threads that take namespace censuses or ask held sockets at once, at most.
+const MAX_WORKERS: usize = 4;
+
+/// One thread per core, up to [`MAX_WORKERS`].
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS))
+}
+
+/// Which namespaces besides the target a host collection dumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Every one: each census has its rows (the metrics' sockets by state and namespace).
+    Every,
+    /// Only those where a held socket must be itemised; the others are counted (see
+    /// [`census`]). Every held socket no dump of the target returned is asked first, in
+    /// parallel; a namespace is walked when one of them in TCP_CLOSE belongs to it, or a
+    /// process in it could not be inspected (see [`namespaces_to_walk`]).
+    WhereNeeded,
+}
+
+/// How a namespace found is entered: by the path that named it, or by a descriptor a held
+/// socket gave (`SIOCGSKNS`).
+enum NamespaceFile {
+    Path(PathBuf),
+    Open(File),
+}
+
+impl NamespaceFile {
+    fn open(&self) -> Result<File> {
+        match self {
+            NamespaceFile::Path(path) => netns::open(path),
+            NamespaceFile::Open(file) => Ok(file.try_clone()?),
+        }
+    }
+}
 
 /// What a command keeps between samples: the sock_diag socket of the namespace it reads, that
 /// namespace's file (when it is not our own) and the kernel's bound-inactive support.
@@ -320,9 +353,10 @@ impl Collector {
     }
 
     /// The whole host: one `/proc` walk, every namespace found and its census, the place of
-    /// every held TCP socket that no dump returned.
-    pub fn host(&mut self) -> Result<HostCollection> {
-        self.collect(None)
+    /// every held TCP socket that no dump returned. `walk` says which namespaces other than
+    /// the target are dumped.
+    pub fn host(&mut self, walk: Walk) -> Result<HostCollection> {
+        self.collect(None, walk)
     }
 
     /// The collection of [`Collector::host`] narrowed to the processes `pids` (`watch
@@ -330,10 +364,10 @@ impl Collector {
     /// (the target's census is whole; the namespaces their held sockets reveal are counted).
     /// Owners, `unbound` and `other_netns` are then those of these processes only.
     pub fn host_of(&mut self, pids: &[u32]) -> Result<HostCollection> {
-        self.collect(Some(pids))
+        self.collect(Some(pids), Walk::Every)
     }
 
-    fn collect(&mut self, pids: Option<&[u32]>) -> Result<HostCollection> {
+    fn collect(&mut self, pids: Option<&[u32]>, walk: Walk) -> Result<HostCollection> {
         let privileges = privileges::Privileges::current();
         let alloc = || sockstat::read_dir(&self.proc_root.join("net")).map(|c| c.tcp_alloc);
         let alloc_first = alloc()?;
@@ -347,7 +381,7 @@ impl Collector {
             name: NamespaceName::SocketOnly,
             census: Ok(target),
         }];
-        let mut files: Vec<Option<PathBuf>> = vec![None];
+        let mut files: Vec<Option<NamespaceFile>> = vec![None];
         let found = match pids {
             Some(_) => Vec::new(),
             None => discover(&scan, &self.proc_root),
@@ -365,60 +399,108 @@ impl Collector {
                         name,
                         census: Err(String::new()),
                     });
-                    files.push(Some(path));
+                    files.push(Some(NamespaceFile::Path(path)));
                 }
             }
         }
+        // Counting where no walk is needed asks every held socket first (see [`Walk`]).
+        let early = match walk {
+            Walk::WhereNeeded => Some(place_held(&scan, &namespaces)),
+            Walk::Every => None,
+        };
+        let to_walk = early.as_ref().map(|placed| namespaces_to_walk(&scan, placed));
+        let mut early = early.map(|mut placed| {
+            for (inode, fd) in placed.revealed.drain(..) {
+                namespaces.push(Namespace {
+                    netns: inode,
+                    name: NamespaceName::SocketOnly,
+                    census: Err(String::new()),
+                });
+                files.push(Some(NamespaceFile::Open(File::from(fd))));
+            }
+            placed
+        });
         let thread_counters = self.proc_root.join("thread-self/net");
         // Each namespace's dump walks the kernel's hash tables, which all namespaces share:
         // on a node with many namespaces that walk is most of the work, so the censuses run
         // one thread per core. The kernel's support is known from the target's by now.
         let support = self.support;
-        let work: Vec<(&mut Namespace, &PathBuf)> = namespaces
+        let work: Vec<(&mut Namespace, &NamespaceFile)> = namespaces
             .iter_mut()
             .zip(&files)
             .skip(1)
-            .filter_map(|(ns, path)| Some((ns, path.as_ref()?)))
+            .filter_map(|(ns, file)| Some((ns, file.as_ref()?)))
             .collect();
         let work = std::sync::Mutex::new(work);
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_CENSUS_WORKERS));
         std::thread::scope(|scope| {
-            for _ in 0..workers {
+            for _ in 0..workers() {
                 scope.spawn(|| {
-                    while let Some((ns, path)) = work.lock().map_or(None, |mut work| work.pop()) {
+                    while let Some((ns, file)) = work.lock().map_or(None, |mut work| work.pop()) {
+                        let walked = to_walk
+                            .as_ref()
+                            .is_none_or(|walk| walk.binary_search(&ns.netns).is_ok());
                         let mut support = support;
-                        ns.census = netns::open(path)
-                            .and_then(|file| census_in(&file, ns.netns, &thread_counters, &mut support))
+                        ns.census = file
+                            .open()
+                            .and_then(|file| {
+                                if walked {
+                                    census_in(&file, ns.netns, &thread_counters, &mut support)
+                                } else {
+                                    netns::within(Some(&file), || {
+                                        census::count(ns.netns, &thread_counters, 0)
+                                    })
+                                }
+                            })
                             .map_err(|e| format!("{e:#}"));
                     }
                 });
             }
         });
 
-        let (mut held, closed_during_walk, found_by_socket, unasked) = place_held(&scan, &namespaces);
-        for (inode, file) in found_by_socket {
+        let mut placed = match early.take() {
+            Some(placed) => placed,
+            None => place_held(&scan, &namespaces),
+        };
+        for (inode, file) in placed.revealed.drain(..) {
             let census = census_in(&file, inode, &thread_counters, &mut self.support);
-            // The sockets that revealed it were not dumped only because it was not known yet.
-            if let Ok(census) = &census {
-                held.retain(|h| !census.dumped(h.inode));
-            }
             namespaces.push(Namespace {
                 netns: inode,
                 name: NamespaceName::SocketOnly,
                 census: census.map_err(|e| format!("{e:#}")),
             });
         }
+        // What the dumps returned is no longer held apart; nor is a socket asked before the
+        // counted census of its namespace and found out of TCP_CLOSE: hashed, it is in
+        // that namespace's `inuse`.
+        let census_of = |netns: Option<u64>| {
+            namespaces
+                .iter()
+                .find(|ns| Some(ns.netns) == netns)
+                .and_then(|ns| ns.census.as_ref().ok())
+        };
+        placed.held.retain(|h| {
+            let hashed_in_counted = match h.placement {
+                Placement::Socket { netns, state } => {
+                    state != State::CLOSE && census_of(Some(netns)).is_some_and(|c| !c.walked)
+                }
+                _ => false,
+            };
+            let dumped = namespaces
+                .iter()
+                .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(h.inode)));
+            !dumped && !hashed_in_counted
+        });
         let alloc_last = sockstat::read_dir(&self.proc_root.join("net"))?.tcp_alloc;
         let mptcp = MptcpSeen {
             bound_inactive: mptcp_bound_inactive(&scan, &namespaces),
-            unasked,
+            unasked: placed.unasked,
         };
         Ok(HostCollection {
             target: self.target,
             namespaces,
             scan,
-            held,
-            closed_during_walk,
+            held: placed.held,
+            closed_during_walk: placed.closed,
             bound_inactive: self.support,
             alloc_window: [alloc_first, alloc_last],
             mptcp,
@@ -525,60 +607,81 @@ fn mptcp_bound_inactive(scan: &ProcScan, namespaces: &[Namespace]) -> Vec<u32> {
     inodes
 }
 
-/// What a held socket no dump returned said when asked.
-enum Asked {
-    Tcp(sys::HeldSocket),
-    Mptcp(sys::HeldMptcp),
+/// What asking the held sockets no dump returned found.
+#[derive(Default)]
+struct Placed {
+    held: Vec<HeldTcp>,
+    /// Held TCP sockets closed before they could be asked.
+    closed: u64,
+    /// The namespaces only such a socket revealed, with a descriptor to enter each.
+    revealed: Vec<(u64, std::os::fd::OwnedFd)>,
+    /// Held MPTCP sockets that could not be asked for their subflows.
+    unasked: u64,
 }
 
-/// Places every held TCP socket that no dump returned, and the TCP_CLOSE subflows of every
-/// such MPTCP socket. Returns the placements, how many were closed before they could be
-/// asked, the namespaces only such a socket revealed (with a descriptor to enter each), and
-/// how many MPTCP sockets could not be asked for their subflows.
-/// Places every held TCP socket that no dump returned. Returns the placements, how many
-/// were closed before they could be asked, and the namespaces only such a socket revealed
-/// (with a descriptor to enter each).
-fn place_held(
-    scan: &ProcScan,
-    namespaces: &[Namespace],
-) -> (Vec<HeldTcp>, u64, Vec<(u64, std::os::fd::OwnedFd)>, u64) {
+/// Places every held TCP socket that no census so far returned, and the TCP_CLOSE subflows
+/// of every such MPTCP socket: each is asked its protocol, state and namespace (see [`sys`]),
+/// by as many threads as censuses run, each holding one pidfd per process it asks.
+fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Placed {
     let dumped = |inode: u32| {
         namespaces
             .iter()
             .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(inode)))
     };
-    let mut held = Vec::new();
-    let mut closed = 0;
-    let mut unasked = 0;
-    let mut revealed: Vec<(u64, std::os::fd::OwnedFd)> = Vec::new();
-    for holders in scan.sockets.chunk_by(|a, b| a.inode == b.inode) {
-        let inode = holders[0].inode;
-        if dumped(inode) {
-            continue;
+    let undumped: Vec<&[owners::SocketFd]> = scan
+        .sockets
+        .chunk_by(|a, b| a.inode == b.inode)
+        .filter(|holders| !dumped(holders[0].inode))
+        .collect();
+    let share = undumped.len().div_ceil(workers()).max(1);
+    let parts: Vec<Placed> = std::thread::scope(|scope| {
+        let asking: Vec<_> = undumped
+            .chunks(share)
+            .map(|part| scope.spawn(|| place_part(scan, part)))
+            .collect();
+        asking
+            .into_iter()
+            .map(|thread| thread.join().unwrap_or_default())
+            .collect()
+    });
+    let mut placed = Placed::default();
+    for part in parts {
+        placed.held.extend(part.held);
+        placed.closed += part.closed;
+        placed.unasked += part.unasked;
+        for (inode, fd) in part.revealed {
+            if !namespaces.iter().any(|ns| ns.netns == inode)
+                && !placed.revealed.iter().any(|(known, _)| *known == inode)
+            {
+                placed.revealed.push((inode, fd));
+            }
         }
-        // Only now, for the few inodes no dump returned, ask what protocol they are.
-        let (family, mptcp) = match holders.iter().find_map(|fd| scan.protocol(fd).ok()).as_deref() {
-            Some("TCP") => (Family::Inet, false),
-            Some("TCPv6") => (Family::Inet6, false),
-            // A subflow has the family of its MPTCP socket (`mptcp_subflow_create_socket`).
-            Some("MPTCP") => (Family::Inet, true),
-            Some("MPTCPv6") => (Family::Inet6, true),
-            _ => continue,
-        };
-        let mut asked = None;
+    }
+    placed
+}
+
+/// [`place_held`] for one share of the sockets, each given with its holders.
+fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]]) -> Placed {
+    use std::collections::HashMap;
+    let mut pidfds: HashMap<u32, Result<std::os::fd::OwnedFd, Errno>> = HashMap::new();
+    let mut placed = Placed::default();
+    for holders in sockets {
+        let inode = holders[0].inode;
+        let mut answer = None;
         let mut gone = true;
         let mut by_holder = None;
-        for fd in holders {
+        for fd in *holders {
             let process = scan.process(fd);
-            let answer = if mptcp {
-                sys::held_mptcp_socket(process.pid, fd.fd).map(Asked::Mptcp)
-            } else {
-                sys::held_tcp_socket(process.pid, fd.fd).map(Asked::Tcp)
+            let asked = match pidfds
+                .entry(fd.process)
+                .or_insert_with(|| sys::pidfd(process.pid))
+            {
+                Ok(pidfd) => sys::held_socket(pidfd, fd.fd),
+                Err(e) => Err(*e),
             };
-            match answer {
-                Ok(answer) => {
-                    asked = Some(answer);
-                    gone = false;
+            match asked {
+                Ok(held) => {
+                    answer = Some(held);
                     break;
                 }
                 Err(Errno::BADF | Errno::SRCH | Errno::NOENT) => {}
@@ -588,31 +691,51 @@ fn place_held(
                 }
             }
         }
-        let (netns_inode, netns, states) = match asked {
-            Some(Asked::Tcp(socket)) => (socket.netns_inode, socket.netns, vec![socket.state]),
-            Some(Asked::Mptcp(socket)) => (socket.netns_inode, socket.netns, socket.subflows),
-            None if gone => {
-                closed += 1;
-                continue;
-            }
-            // Its subflows are unknown: none is counted, and the finding says so.
-            None if mptcp => {
-                unasked += 1;
-                continue;
-            }
+        let (family, mptcp, netns_inode, netns, states) = match answer {
+            Some(sys::Held::Other) => continue,
+            Some(sys::Held::Tcp(socket)) => (
+                socket.family,
+                false,
+                socket.netns_inode,
+                socket.netns,
+                vec![socket.state],
+            ),
+            Some(sys::Held::Mptcp(socket)) => (
+                socket.family,
+                true,
+                socket.netns_inode,
+                socket.netns,
+                socket.subflows,
+            ),
             None => {
-                held.push(HeldTcp {
-                    inode,
-                    family,
-                    placement: by_holder.map_or(Placement::Unknown, |netns| Placement::Process { netns }),
-                    mptcp,
-                });
+                // Not asked: the protocol from the file's `system.sockprotoname`, which needs
+                // no ptrace rights over the holder.
+                let protocol = holders.iter().find_map(|fd| scan.protocol(fd).ok());
+                let family = match protocol.as_deref().map(str::as_bytes).and_then(sys::tcp_kind) {
+                    Some((family, false)) => family,
+                    // Its subflows are unknown: none is counted, and the finding says so.
+                    Some((_, true)) if !gone => {
+                        placed.unasked += 1;
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if gone {
+                    placed.closed += 1;
+                } else {
+                    placed.held.push(HeldTcp {
+                        inode,
+                        family,
+                        placement: by_holder.map_or(Placement::Unknown, |netns| Placement::Process { netns }),
+                        mptcp: false,
+                    });
+                }
                 continue;
             }
         };
         // A subflow no dump returned is unhashed: TCP_CLOSE, or changed since the dump.
         for state in states {
-            held.push(HeldTcp {
+            placed.held.push(HeldTcp {
                 inode,
                 family,
                 placement: Placement::Socket {
@@ -622,11 +745,31 @@ fn place_held(
                 mptcp,
             });
         }
-        if !namespaces.iter().any(|ns| ns.netns == netns_inode)
-            && !revealed.iter().any(|(inode, _)| *inode == netns_inode)
-        {
-            revealed.push((netns_inode, netns));
+        if !placed.revealed.iter().any(|(known, _)| *known == netns_inode) {
+            placed.revealed.push((netns_inode, netns));
         }
     }
-    (held, closed, revealed, unasked)
+    placed
+}
+
+/// The namespaces a [`Walk::WhereNeeded`] collection must walk, from what asking the held
+/// sockets found: those holding a held socket in TCP_CLOSE (bound-inactive or unbound: only a
+/// dump tells which), and those of the holders of a socket that could not be asked and of the
+/// processes that could not be inspected, as far as their namespace is known. What is not
+/// known (an unplaced socket, a denied process whose namespace is hidden too) stays with the
+/// findings that say so: its sockets are in unexplained, walked or not.
+fn namespaces_to_walk(scan: &ProcScan, placed: &Placed) -> Vec<u64> {
+    let mut walk: Vec<u64> = placed
+        .held
+        .iter()
+        .filter_map(|socket| match socket.placement {
+            Placement::Socket { netns, state } => (state == State::CLOSE).then_some(netns),
+            Placement::Process { netns } => Some(netns),
+            Placement::Unknown => None,
+        })
+        .chain(scan.denied.iter().filter_map(|(_, netns)| *netns))
+        .collect();
+    walk.sort_unstable();
+    walk.dedup();
+    walk
 }

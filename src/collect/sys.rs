@@ -21,6 +21,8 @@ use rustix::io;
 use rustix::ioctl::{Ioctl, IoctlOutput, Opcode, ioctl};
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open};
 
+use crate::model::Family;
+
 /// `SIOCGSKNS` from `linux/sockios.h`.
 const SIOCGSKNS: Opcode = 0x894C;
 
@@ -46,9 +48,26 @@ unsafe impl Ioctl for GetSocketNetns {
     }
 }
 
-/// What a socket held by another process says about itself.
+/// A descriptor of process `pid` (`pidfd_open`), through which its sockets are duplicated:
+/// opened once per process, whatever the number of its sockets asked.
+pub fn pidfd(pid: u32) -> io::Result<OwnedFd> {
+    let pid = Pid::from_raw(pid as i32).ok_or(io::Errno::SRCH)?;
+    pidfd_open(pid, PidfdFlags::empty())
+}
+
+/// What a socket held by another process said about itself.
+#[derive(Debug)]
+pub enum Held {
+    Tcp(HeldSocket),
+    Mptcp(HeldMptcp),
+    /// Neither TCP nor MPTCP.
+    Other,
+}
+
+/// A TCP socket held by another process.
 #[derive(Debug)]
 pub struct HeldSocket {
+    pub family: Family,
     /// The network namespace it was created in (a descriptor of it, which also keeps it
     /// reachable for a census) and that namespace's inode.
     pub netns: OwnedFd,
@@ -58,20 +77,11 @@ pub struct HeldSocket {
     pub state: u8,
 }
 
-/// Asks socket `fd` of process `pid` for its namespace and TCP state, through a duplicate
-/// (`pidfd_getfd`), closed before returning; the socket itself is not touched.
-pub fn held_tcp_socket(pid: u32, fd: u32) -> io::Result<HeldSocket> {
-    let (socket, netns, netns_inode) = duplicate(pid, fd)?;
-    Ok(HeldSocket {
-        netns,
-        netns_inode,
-        state: tcp_state(&socket)?,
-    })
-}
-
-/// What an MPTCP socket held by another process says about itself.
+/// An MPTCP socket held by another process.
 #[derive(Debug)]
 pub struct HeldMptcp {
+    /// Its family, which its subflows share (`mptcp_subflow_create_socket`).
+    pub family: Family,
     /// The network namespace it (and so each of its subflows) was created in.
     pub netns: OwnedFd,
     pub netns_inode: u64,
@@ -80,10 +90,45 @@ pub struct HeldMptcp {
     pub subflows: Vec<u8>,
 }
 
-/// Asks MPTCP socket `fd` of process `pid` for its namespace and its subflows' TCP states,
-/// through a duplicate, without creating a subflow (see the module docs).
-pub fn held_mptcp_socket(pid: u32, fd: u32) -> io::Result<HeldMptcp> {
-    let (socket, netns, netns_inode) = duplicate(pid, fd)?;
+/// The family of a TCP or MPTCP socket, and whether it is MPTCP, from its protocol name
+/// (`system.sockprotoname`, the `struct proto` name its file was created with: `TCP`,
+/// `TCPv6`, `MPTCP`, `MPTCPv6`); `None` for any other protocol.
+pub fn tcp_kind(protocol_name: &[u8]) -> Option<(Family, bool)> {
+    match protocol_name {
+        b"TCP" => Some((Family::Inet, false)),
+        b"TCPv6" => Some((Family::Inet6, false)),
+        b"MPTCP" => Some((Family::Inet, true)),
+        b"MPTCPv6" => Some((Family::Inet6, true)),
+        _ => None,
+    }
+}
+
+/// Asks socket `fd` of the process of `pidfd` what it is, through a duplicate
+/// (`pidfd_getfd`) closed before returning; the socket itself is not touched. Its protocol
+/// name first (`fgetxattr(system.sockprotoname)`: an accepted MPTCP socket fallen back to TCP
+/// keeps its listener's `MPTCP`, while its `SO_PROTOCOL` is the subflow's TCP); a TCP socket
+/// then gives its state and its namespace, an MPTCP socket its namespace and its subflows'
+/// states, without creating a subflow (see the module docs).
+pub fn held_socket(pidfd: &OwnedFd, fd: u32) -> io::Result<Held> {
+    let socket = pidfd_getfd(pidfd, fd as i32, PidfdGetfdFlags::empty())?;
+    let mut name = [0u8; 32];
+    let len = rustix::fs::fgetxattr(&socket, "system.sockprotoname", &mut name[..])?;
+    let name = &name[..len];
+    let name = name.split(|&b| b == 0).next().unwrap_or(name);
+    let Some((family, mptcp)) = tcp_kind(name) else {
+        return Ok(Held::Other);
+    };
+    // SAFETY: `socket` is a valid open descriptor and GetSocketNetns upholds `Ioctl`'s contract.
+    let netns = unsafe { ioctl(socket.as_fd(), GetSocketNetns) }?;
+    let netns_inode = rustix::fs::fstat(&netns)?.st_ino;
+    if !mptcp {
+        return Ok(Held::Tcp(HeldSocket {
+            family,
+            netns,
+            netns_inode,
+            state: tcp_state(&socket)?,
+        }));
+    }
     let subflows = match mptcp_subflow_states(&socket) {
         Ok(states) => states,
         // `mptcp_getsockopt` hands every option of a socket fallen back to plain TCP to its
@@ -93,22 +138,12 @@ pub fn held_mptcp_socket(pid: u32, fd: u32) -> io::Result<HeldMptcp> {
         Err(io::Errno::OPNOTSUPP) => vec![tcp_state(&socket)?],
         Err(e) => return Err(e),
     };
-    Ok(HeldMptcp {
+    Ok(Held::Mptcp(HeldMptcp {
+        family,
         netns,
         netns_inode,
         subflows,
-    })
-}
-
-/// A duplicate of socket `fd` of process `pid`, its namespace and that namespace's inode.
-fn duplicate(pid: u32, fd: u32) -> io::Result<(OwnedFd, OwnedFd, u64)> {
-    let pid = Pid::from_raw(pid as i32).ok_or(io::Errno::SRCH)?;
-    let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
-    let socket = pidfd_getfd(&pidfd, fd as i32, PidfdGetfdFlags::empty())?;
-    // SAFETY: `socket` is a valid open descriptor and GetSocketNetns upholds `Ioctl`'s contract.
-    let netns = unsafe { ioctl(socket.as_fd(), GetSocketNetns) }?;
-    let netns_inode = rustix::fs::fstat(&netns)?.st_ino;
-    Ok((socket, netns, netns_inode))
+    }))
 }
 
 /// `SOL_MPTCP` and `MPTCP_TCPINFO` (`linux/socket.h`, `linux/mptcp.h`), not in libc.

@@ -24,6 +24,9 @@ pub fn note(finding: &Finding) -> String {
         Finding::NamespacesNotEntered { count } => format!(
             "{count} other network namespace(s) could not be entered: their TCP sockets are in unexplained, but for those held by a process we could inspect"
         ),
+        Finding::Counted { count } => format!(
+            "{count} other namespace(s) hold no socket in TCP_CLOSE that a process holds: their rows are their own counters (inuse, tw), their TCP sockets were not dumped; a bound-inactive socket that no process holds there is in unexplained"
+        ),
         Finding::Unplaced { count } => format!(
             "{count} undumped TCP socket(s) held by processes could not be placed in a namespace: they are in unexplained"
         ),
