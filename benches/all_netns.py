@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark `sockdiag summary --all-netns` against what a user runs today on a node.
 
-    python3 benches/all_netns.py [--namespaces 100] [--sockets 1000] [--runs 7]
-                                 [--sockdiag PATH]
+    python3 benches/all_netns.py [--namespaces 100] [--sockets 1000] [--never-bound 0]
+                                 [--runs 7] [--sockdiag PATH]
 
 Must run as root. It makes --namespaces named network namespaces (`ip netns add
 sockdiag-bench-N`), each with `lo` up and one holder process (`ip netns exec`) keeping
---sockets TCP sockets (ESTABLISHED pairs over 127.0.0.1, both ends held), then times, in
-alternation after one warm-up of each, output to /dev/null:
+--sockets TCP sockets (ESTABLISHED pairs over 127.0.0.1, both ends held) and --never-bound
+sockets never bound (a leak: each namespace then holds a socket in TCP_CLOSE, so sockdiag
+dumps every one instead of counting it), then times, in alternation after one warm-up of
+each, output to /dev/null:
 
     A  sockdiag summary --all-netns
     B  for ns in $(ip netns list | grep sockdiag-bench); do ip netns exec $ns ss -tan; done
@@ -31,9 +33,9 @@ PREFIX = "sockdiag-bench-"
 
 HOLDER = r"""
 import socket, sys
-pairs = int(sys.argv[1])
+pairs, never_bound = int(sys.argv[1]), int(sys.argv[2])
 l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(pairs)
-held = []
+held = [socket.socket() for _ in range(never_bound)]
 for _ in range(pairs):
     c = socket.create_connection(l.getsockname()); a, _ = l.accept(); held += [c, a]
 print('ready', flush=True)
@@ -45,7 +47,7 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def make(namespaces, sockets):
+def make(namespaces, sockets, never_bound):
     holders = []
     for i in range(namespaces):
         name = f"{PREFIX}{i}"
@@ -53,7 +55,8 @@ def make(namespaces, sockets):
         run(["ip", "netns", "add", name])
         run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"])
         p = subprocess.Popen(
-            ["ip", "netns", "exec", name, sys.executable, "-c", HOLDER, str(sockets // 2)],
+            ["ip", "netns", "exec", name, sys.executable, "-c", HOLDER, str(sockets // 2),
+             str(never_bound)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         holders.append(p)
     for p in holders:
@@ -82,6 +85,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--namespaces", type=int, default=100)
     ap.add_argument("--sockets", type=int, default=1000)
+    ap.add_argument("--never-bound", type=int, default=0)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--sockdiag", default="target/release/sockdiag")
     args = ap.parse_args()
@@ -94,8 +98,9 @@ def main():
     holders = []
     try:
         started = time.perf_counter()
-        holders = make(args.namespaces, args.sockets)
-        print(f"{args.namespaces} namespaces x {args.sockets} TCP sockets built in "
+        holders = make(args.namespaces, args.sockets, args.never_bound)
+        print(f"{args.namespaces} namespaces x {args.sockets} TCP sockets "
+              f"(+ {args.never_bound} never bound) built in "
               f"{time.perf_counter() - started:.1f} s")
         a = [args.sockdiag, "summary", "--all-netns"]
         b = ["sh", "-c", f"for ns in $(ip netns list | cut -d' ' -f1 | grep '^{PREFIX}'); "
