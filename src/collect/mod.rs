@@ -24,6 +24,12 @@
 //! one in another state changed between the dump and the question and is counted apart; one
 //! whose descriptor is gone was closed during the collection.
 //!
+//! `summary` ([`Walk::WhereNeeded`]) asks before the other namespaces' censuses instead: every
+//! held socket the target's dumps did not return, so that only the namespaces holding one in
+//! TCP_CLOSE are dumped and the others counted (see [`census`]). A socket asked then and found
+//! hashed in a counted namespace is in that namespace's `inuse`; in a dumped one, the dump
+//! returns it, or it changed after the question.
+//!
 //! MPTCP: an MPTCP socket (`IPPROTO_MPTCP`, `system.sockprotoname` `MPTCP` or `MPTCPv6`) is
 //! not a TCP socket and `TCP: alloc` does not count it; its subflows are TCP sockets, which
 //! it does (+1 at `tcp_init_sock` of each). The first subflow is created only when needed
@@ -76,7 +82,7 @@ pub enum Walk {
     /// Only those where a held socket must be itemised; the others are counted (see
     /// [`census`]). Every held socket no dump of the target returned is asked first, in
     /// parallel; a namespace is walked when one of them in TCP_CLOSE belongs to it, or a
-    /// process in it could not be inspected (see [`namespaces_to_walk`]).
+    /// process in it could not be inspected, as far as its namespace is known.
     WhereNeeded,
 }
 
@@ -409,7 +415,7 @@ impl Collector {
             Walk::Every => None,
         };
         let to_walk = early.as_ref().map(|placed| namespaces_to_walk(&scan, placed));
-        let mut early = early.map(|mut placed| {
+        let early = early.map(|mut placed| {
             for (inode, fd) in placed.revealed.drain(..) {
                 namespaces.push(Namespace {
                     netns: inode,
@@ -421,43 +427,14 @@ impl Collector {
             placed
         });
         let thread_counters = self.proc_root.join("thread-self/net");
-        // Each namespace's dump walks the kernel's hash tables, which all namespaces share:
-        // on a node with many namespaces that walk is most of the work, so the censuses run
-        // one thread per core. The kernel's support is known from the target's by now.
-        let support = self.support;
-        let work: Vec<(&mut Namespace, &NamespaceFile)> = namespaces
-            .iter_mut()
-            .zip(&files)
-            .skip(1)
-            .filter_map(|(ns, file)| Some((ns, file.as_ref()?)))
-            .collect();
-        let work = std::sync::Mutex::new(work);
-        std::thread::scope(|scope| {
-            for _ in 0..workers() {
-                scope.spawn(|| {
-                    while let Some((ns, file)) = work.lock().map_or(None, |mut work| work.pop()) {
-                        let walked = to_walk
-                            .as_ref()
-                            .is_none_or(|walk| walk.binary_search(&ns.netns).is_ok());
-                        let mut support = support;
-                        ns.census = file
-                            .open()
-                            .and_then(|file| {
-                                if walked {
-                                    census_in(&file, ns.netns, &thread_counters, &mut support)
-                                } else {
-                                    netns::within(Some(&file), || {
-                                        census::count(ns.netns, &thread_counters, 0)
-                                    })
-                                }
-                            })
-                            .map_err(|e| format!("{e:#}"));
-                    }
-                });
-            }
-        });
-
-        let mut placed = match early.take() {
+        take_censuses(
+            &mut namespaces,
+            &files,
+            to_walk.as_deref(),
+            &thread_counters,
+            self.support,
+        );
+        let mut placed = match early {
             Some(placed) => placed,
             None => place_held(&scan, &namespaces),
         };
@@ -469,27 +446,7 @@ impl Collector {
                 census: census.map_err(|e| format!("{e:#}")),
             });
         }
-        // What the dumps returned is no longer held apart; nor is a socket asked before the
-        // counted census of its namespace and found out of TCP_CLOSE: hashed, it is in
-        // that namespace's `inuse`.
-        let census_of = |netns: Option<u64>| {
-            namespaces
-                .iter()
-                .find(|ns| Some(ns.netns) == netns)
-                .and_then(|ns| ns.census.as_ref().ok())
-        };
-        placed.held.retain(|h| {
-            let hashed_in_counted = match h.placement {
-                Placement::Socket { netns, state } => {
-                    state != State::CLOSE && census_of(Some(netns)).is_some_and(|c| !c.walked)
-                }
-                _ => false,
-            };
-            let dumped = namespaces
-                .iter()
-                .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(h.inode)));
-            !dumped && !hashed_in_counted
-        });
+        drop_counted_or_dumped(&mut placed.held, &namespaces);
         let alloc_last = sockstat::read_dir(&self.proc_root.join("net"))?.tcp_alloc;
         let mptcp = MptcpSeen {
             bound_inactive: mptcp_bound_inactive(&scan, &namespaces),
@@ -508,6 +465,71 @@ impl Collector {
             view: view(),
         })
     }
+}
+
+/// Takes the census of every namespace but the first (the target's, taken already), each
+/// entered through its file: dumped where `to_walk` (sorted) names it or there is no
+/// `to_walk`, counted otherwise. Each namespace's dump walks the kernel's hash tables, which
+/// all namespaces share: on a node with many namespaces that walk is most of the work, so
+/// the censuses run one thread per core. The kernel's `support` is known from the target's.
+fn take_censuses(
+    namespaces: &mut [Namespace],
+    files: &[Option<NamespaceFile>],
+    to_walk: Option<&[u64]>,
+    counters: &Path,
+    support: BoundInactive,
+) {
+    let work: Vec<(&mut Namespace, &NamespaceFile)> = namespaces
+        .iter_mut()
+        .zip(files)
+        .skip(1)
+        .filter_map(|(ns, file)| Some((ns, file.as_ref()?)))
+        .collect();
+    let work = std::sync::Mutex::new(work);
+    std::thread::scope(|scope| {
+        for _ in 0..workers() {
+            scope.spawn(|| {
+                while let Some((ns, file)) = work.lock().map_or(None, |mut work| work.pop()) {
+                    let walked = to_walk.is_none_or(|walk| walk.binary_search(&ns.netns).is_ok());
+                    let mut support = support;
+                    ns.census = file
+                        .open()
+                        .and_then(|file| {
+                            if walked {
+                                census_in(&file, ns.netns, counters, &mut support)
+                            } else {
+                                netns::within(Some(&file), || census::count(ns.netns, counters, 0))
+                            }
+                        })
+                        .map_err(|e| format!("{e:#}"));
+                }
+            });
+        }
+    });
+}
+
+/// Keeps of the held sockets asked only those that bear on a term: not those a dump
+/// returned, nor those asked before the counted census of their namespace and found out of
+/// TCP_CLOSE (hashed, they are in that namespace's `inuse`).
+fn drop_counted_or_dumped(held: &mut Vec<HeldTcp>, namespaces: &[Namespace]) {
+    let census_of = |netns: u64| {
+        namespaces
+            .iter()
+            .find(|ns| ns.netns == netns)
+            .and_then(|ns| ns.census.as_ref().ok())
+    };
+    held.retain(|h| {
+        let hashed_in_counted = match h.placement {
+            Placement::Socket { netns, state } => {
+                state != State::CLOSE && census_of(netns).is_some_and(|c| !c.walked)
+            }
+            _ => false,
+        };
+        let dumped = namespaces
+            .iter()
+            .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(h.inode)));
+        !dumped && !hashed_in_counted
+    });
 }
 
 /// The census of the namespace of `file`, from a thread inside it, with a sock_diag socket
