@@ -650,16 +650,19 @@ fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Placed {
             .iter()
             .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(inode)))
     };
-    let undumped: Vec<&[owners::SocketFd]> = scan
+    // By holder, so that each thread holds one pidfd at a time whatever the processes.
+    let mut undumped: Vec<&[owners::SocketFd]> = scan
         .sockets
         .chunk_by(|a, b| a.inode == b.inode)
         .filter(|holders| !dumped(holders[0].inode))
         .collect();
+    undumped.sort_by_key(|holders| holders[0].process);
+    let known: Vec<u64> = namespaces.iter().map(|ns| ns.netns).collect();
     let share = undumped.len().div_ceil(workers()).max(1);
     let parts: Vec<Placed> = std::thread::scope(|scope| {
         let asking: Vec<_> = undumped
             .chunks(share)
-            .map(|part| scope.spawn(|| place_part(scan, part)))
+            .map(|part| scope.spawn(|| place_part(scan, part, &known)))
             .collect();
         asking
             .into_iter()
@@ -672,9 +675,7 @@ fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Placed {
         placed.closed += part.closed;
         placed.unasked += part.unasked;
         for (inode, fd) in part.revealed {
-            if !namespaces.iter().any(|ns| ns.netns == inode)
-                && !placed.revealed.iter().any(|(known, _)| *known == inode)
-            {
+            if !placed.revealed.iter().any(|(seen, _)| *seen == inode) {
                 placed.revealed.push((inode, fd));
             }
         }
@@ -682,10 +683,11 @@ fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Placed {
     placed
 }
 
-/// [`place_held`] for one share of the sockets, each given with its holders.
-fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]]) -> Placed {
-    use std::collections::HashMap;
-    let mut pidfds: HashMap<u32, Result<std::os::fd::OwnedFd, Errno>> = HashMap::new();
+/// [`place_held`] for one share of the sockets, each given with its holders, sorted by first
+/// holder; `known` the namespaces found so far (a descriptor is kept of the others only).
+fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]], known: &[u64]) -> Placed {
+    // The pidfd of the last process asked: one open at a time.
+    let mut pidfd: Option<(u32, Result<std::os::fd::OwnedFd, Errno>)> = None;
     let mut placed = Placed::default();
     for holders in sockets {
         let inode = holders[0].inode;
@@ -694,11 +696,12 @@ fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]]) -> Placed {
         let mut by_holder = None;
         for fd in *holders {
             let process = scan.process(fd);
-            let asked = match pidfds
-                .entry(fd.process)
-                .or_insert_with(|| sys::pidfd(process.pid))
-            {
-                Ok(pidfd) => sys::held_socket(pidfd, fd.fd),
+            let current = match pidfd.take() {
+                Some((index, open)) if index == fd.process => (index, open),
+                _ => (fd.process, sys::pidfd(process.pid)),
+            };
+            let asked = match &pidfd.insert(current).1 {
+                Ok(open) => sys::held_socket(open, fd.fd),
                 Err(e) => Err(*e),
             };
             match asked {
@@ -767,7 +770,7 @@ fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]]) -> Placed {
                 mptcp,
             });
         }
-        if !placed.revealed.iter().any(|(known, _)| *known == netns_inode) {
+        if !known.contains(&netns_inode) && !placed.revealed.iter().any(|(seen, _)| *seen == netns_inode) {
             placed.revealed.push((netns_inode, netns));
         }
     }
