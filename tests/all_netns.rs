@@ -444,6 +444,85 @@ fn every_namespace_with_its_own_terms() {
     drop((docker, steady, leak, receiver));
 }
 
+/// More namespaces than a small descriptor limit allows open at once, each with a process
+/// holding a never-bound socket: the held sockets are asked one pidfd at a time per thread,
+/// and a namespace descriptor is kept only for a namespace not found yet, so every socket is
+/// still placed by itself and every namespace dumped.
+#[test]
+fn many_namespaces_under_a_small_descriptor_limit() {
+    if !common::require_root("many_namespaces_under_a_small_descriptor_limit") {
+        return;
+    }
+    const CHILDREN: usize = 24;
+    // One Python process forks the children (cheap under emulation), each in a namespace of
+    // its own (unshare(CLONE_NEWNET)); they end when the test closes their shared stdin.
+    let parent = Holder::start(
+        &[],
+        &format!(
+            "import ctypes\n\
+             libc = ctypes.CDLL(None, use_errno=True)\n\
+             kids = []\n\
+             for _ in range({CHILDREN}):\n    \
+                 r, w = os.pipe()\n    \
+                 pid = os.fork()\n    \
+                 if pid == 0:\n        \
+                     if libc.unshare(0x40000000) != 0: os._exit(1)\n        \
+                     s = socket.socket()\n        \
+                     os.write(w, str(ino(s)).encode()); os.close(w)\n        \
+                     sys.stdin.read(); os._exit(0)\n    \
+                 os.close(w); kids.append([pid, int(os.read(r, 32))]); os.close(r)\n\
+             ready(kids=kids)"
+        ),
+    );
+    let kids: Vec<(u32, u32)> = parent.info["kids"]
+        .as_array()
+        .expect("kids")
+        .iter()
+        .map(|k| {
+            (
+                k[0].as_u64().expect("pid") as u32,
+                k[1].as_u64().expect("inode") as u32,
+            )
+        })
+        .collect();
+    assert_eq!(kids.len(), CHILDREN);
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!("ulimit -n 32 && exec {SOCKDIAG} summary --all-netns --json"),
+        ])
+        .output()
+        .expect("run sockdiag");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: HostReport = serde_json::from_slice(&out.stdout).expect("JSON report");
+    for (pid, inode) in kids {
+        let netns = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .expect("child's netns");
+        let row = report
+            .namespaces
+            .iter()
+            .find(|r| r.netns == netns)
+            .expect("its row");
+        assert_eq!((row.unbound, row.dumped), (1, true), "{row:?}");
+        assert!(
+            report
+                .close_sockets
+                .iter()
+                .any(|s| s.inode == inode && s.netns == netns && s.kind == "unbound"),
+            "socket {inode} of pid {pid}"
+        );
+    }
+    for kind in ["placed_by_holder", "unplaced", "namespaces_not_entered"] {
+        assert!(
+            !report.findings.iter().any(|f| f["kind"] == kind),
+            "{kind}: {:?}",
+            report.findings
+        );
+    }
+    drop(parent);
+}
+
 #[test]
 fn all_netns_and_netns_conflict() {
     let out = common::sockdiag(&["summary", "--all-netns", "--netns", "x"]);
