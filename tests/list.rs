@@ -330,15 +330,24 @@ impl Population {
 
         // Connected pairs, v4 and v6; both sides are full sockets with an inode.
         // Five bytes left unread on the v4 server side: its Recv-Q; the client's Send-Q is
-        // empty once they are acked (the sleeps below leave time for that).
+        // empty once they are acked, which is waited for.
         let (mut c4, s4) = common::connected_pair(&l4);
         let (c6, s6) = common::connected_pair(&l6);
         c4.write_all(b"hello").expect("write");
+        let c4_local = format!("src {}", c4.local_addr().expect("addr"));
+        common::poll_ss(&["-tnH", &c4_local], |out| {
+            out.split_whitespace().nth(2) == Some("0")
+        });
 
         // A half-closed pair: shutdown(SHUT_WR) sends a FIN but keeps the socket, so the
-        // client is a full socket in FIN_WAIT2 and the server stays in CLOSE_WAIT.
+        // client is a full socket in FIN_WAIT2 (once the FIN is acked, which is waited for)
+        // and the server stays in CLOSE_WAIT.
         let (half_client, half_server) = common::connected_pair(&l4);
         half_client.shutdown(Shutdown::Write).expect("shutdown");
+        let half_local = format!("src {}", half_client.local_addr().expect("addr"));
+        common::poll_ss(&["-tanH", "state", "fin-wait-2", &half_local], |out| {
+            !out.is_empty()
+        });
 
         // A FIN_WAIT2 minisock: the client closes first and the server keeps its side open;
         // once the FIN is acked the orphan becomes a timewait minisock, substate FIN_WAIT2.

@@ -119,14 +119,24 @@ pub fn connected_pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
 /// Leaves a TIME_WAIT minisock (substate TIME_WAIT) on the client side of a fresh pair;
 /// returns the client's address. The client closes first, then the server: the client's
 /// orphan goes FIN_WAIT2 -> TIME_WAIT when the server's FIN arrives, and the server, in
-/// LAST_ACK, is gone once the client acks.
+/// LAST_ACK, is gone once the client acks. Each step is waited for with `ss`, not a sleep
+/// (a slow machine, a VM under emulation, takes longer than any fixed time): the server
+/// closes only once it has the client's FIN (else both would close at once and both end
+/// in TIME_WAIT), and it returns only once the server side is gone.
 pub fn make_time_wait(listener: &TcpListener) -> SocketAddr {
     let (client, server) = connected_pair(listener);
     let local = client.local_addr().expect("addr");
+    let server_side = format!("dst {local}");
     drop(client);
-    std::thread::sleep(std::time::Duration::from_millis(50)); // FIN and ACK cross lo
+    poll_ss(&["-tanH", "state", "close-wait", &server_side], |out| {
+        !out.is_empty()
+    });
     drop(server);
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    poll_ss(&["-tanH", &server_side], str::is_empty);
+    let client_side = format!("src {local}");
+    poll_ss(&["-tanH", "state", "time-wait", &client_side], |out| {
+        !out.is_empty()
+    });
     local
 }
 
@@ -157,8 +167,9 @@ pub fn make_fin_wait2(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     panic!("no FIN_WAIT2 minisock in {TRIES} tries: the kernel kept full orphans");
 }
 
-/// Runs `ss ARGS` every 10 ms until `done` accepts its output (5 s at most); returns it.
-fn poll_ss(args: &[&str], done: impl Fn(&str) -> bool) -> String {
+/// Runs `ss ARGS` every 10 ms until `done` accepts its output, trimmed (5 s at most);
+/// returns it. How the tests wait for a TCP exchange over lo, whatever the machine's speed.
+pub fn poll_ss(args: &[&str], done: impl Fn(&str) -> bool) -> String {
     for _ in 0..500 {
         let out = ss(args);
         if done(out.trim()) {
