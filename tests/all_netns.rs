@@ -264,17 +264,18 @@ fn every_namespace_with_its_own_terms() {
         &["unshare", "-n"],
         &format!(
             "u = socket.socket(socket.AF_UNIX); u.bind({path:?}); u.listen()\n\
-             subprocess.Popen(['unshare', '-n', sys.executable, '-c', \
+             creator = subprocess.Popen(['unshare', '-n', sys.executable, '-c', \
              'import socket; s = socket.socket(); u = socket.socket(socket.AF_UNIX); u.connect({path:?}); socket.send_fds(u, [b\"x\"], [s.fileno()])'])\n\
              c, _ = u.accept(); _, fds, _, _ = socket.recv_fds(c, 1, 1)\n\
              s = socket.socket(fileno=fds[0])\n\
+             creator.wait()\n\
              ready(passed=ino(s), home=os.fstat(s.fileno()).st_ino)",
             path = path.to_str().expect("utf-8 path")
         ),
     );
+    // The creator has exited (and been reaped): its namespace lives on through the passed
+    // socket only.
     let passed = receiver.info["passed"].as_u64().expect("inode") as u32;
-    // Let the creator exit: its namespace lives on through the passed socket only.
-    std::thread::sleep(std::time::Duration::from_millis(200));
 
     let report = all_netns();
     let row = |netns: u64| -> &Row {
