@@ -16,9 +16,18 @@ use sockdiag::render::escape;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // --help and --version: output like any other, with the same failures.
         Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
+            return finish(stdout().and_then(|mut out| {
+                let help = e.render();
+                if io::IsTerminal::is_terminal(&io::stdout()) {
+                    write!(out, "{}", help.ansi())?;
+                } else {
+                    write!(out, "{help}")?;
+                }
+                out.flush()?;
+                Ok(ExitCode::SUCCESS)
+            }));
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprintln!(
@@ -34,7 +43,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&cli) {
+    finish(run(&cli))
+}
+
+/// The exit status of a run: its own, 0 when the reader closed the pipe, else 2 with the
+/// error on one line.
+fn finish(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    match outcome {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -45,13 +60,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+/// Standard output, buffered; an error when it was closed before the start.
+fn stdout() -> anyhow::Result<BufWriter<io::StdoutLock<'static>>> {
     anyhow::ensure!(
         !sockdiag::collect::sys::stdout_was_closed(),
         "standard output is closed: nothing could be written (redirect it to /dev/null to discard it)"
     );
-    let stdout = io::stdout().lock();
-    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    Ok(BufWriter::with_capacity(64 * 1024, io::stdout().lock()))
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let mut out = stdout()?;
     let code = match &cli.command {
         Command::List(args) => {
             cmd::list::run(args, &cli.proc_root, &mut out)?;

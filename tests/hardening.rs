@@ -285,6 +285,27 @@ fn closed_stdout_is_an_error_but_dev_null_is_not() {
     assert!(status.success(), "1<> /dev/null is a place to write too");
 }
 
+/// `--help` and `--version` are output like any other: a closed stdout or a full device is
+/// an error (exit 2, one line), not a silent success.
+#[test]
+fn help_and_version_fail_like_any_output() {
+    for flag in ["--help", "--version"] {
+        for (redirect, says) in [
+            (">&-", "standard output is closed"),
+            (">/dev/full", "No space left on device"),
+        ] {
+            let out = Command::new("sh")
+                .args(["-c", &format!("exec {SOCKDIAG} {flag} {redirect}")])
+                .output()
+                .expect("run");
+            let line = String::from_utf8(one_error_line(&out)).expect("utf8");
+            assert!(line.contains(says), "{flag} {redirect}: {line}");
+        }
+        let out = Command::new(SOCKDIAG).arg(flag).output().expect("run");
+        assert!(out.status.success() && !out.stdout.is_empty(), "{flag}");
+    }
+}
+
 /// With every ephemeral port taken, the probe for bound-inactive support cannot bind: the
 /// dumps go on without it (ports run out exactly when an operator looks).
 #[test]
