@@ -116,7 +116,7 @@ fn watch<W: Write>(
 /// socket of the namespace and, per holder (pid and start time), the inodes it holds.
 fn sample(collector: &mut Collector, pids: &[u32], at: Duration) -> Result<Observation> {
     let host = if pids.is_empty() {
-        collector.host(Walk::Every)?
+        collector.host(Walk::WhereNeeded)?
     } else {
         collector.host_of(pids)?
     };
