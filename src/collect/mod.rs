@@ -701,7 +701,7 @@ fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]], known: &[u64]) -
                 _ => (fd.process, sys::pidfd(process.pid)),
             };
             let asked = match &pidfd.insert(current).1 {
-                Ok(open) => sys::held_socket(open, fd.fd),
+                Ok(open) => sys::held_socket(open, fd.fd, inode),
                 Err(e) => Err(*e),
             };
             match asked {

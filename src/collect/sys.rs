@@ -103,14 +103,20 @@ pub fn tcp_kind(protocol_name: &[u8]) -> Option<(Family, bool)> {
     }
 }
 
-/// Asks socket `fd` of the process of `pidfd` what it is, through a duplicate
-/// (`pidfd_getfd`) closed before returning; the socket itself is not touched. Its protocol
+/// Asks socket `fd` of the process of `pidfd`, which held the socket of inode `inode` when
+/// its fds were read, what it is, through a duplicate (`pidfd_getfd`) closed before
+/// returning; the socket itself is not touched. A descriptor that now holds another socket
+/// (closed and its number reused since) is `EBADF`, as one closed is. Its protocol
 /// name first (`fgetxattr(system.sockprotoname)`: an accepted MPTCP socket fallen back to TCP
 /// keeps its listener's `MPTCP`, while its `SO_PROTOCOL` is the subflow's TCP); a TCP socket
 /// then gives its state and its namespace, an MPTCP socket its namespace and its subflows'
 /// states, without creating a subflow (see the module docs).
-pub fn held_socket(pidfd: &OwnedFd, fd: u32) -> io::Result<Held> {
+pub fn held_socket(pidfd: &OwnedFd, fd: u32, inode: u32) -> io::Result<Held> {
     let socket = pidfd_getfd(pidfd, fd as i32, PidfdGetfdFlags::empty())?;
+    // `idiag_inode` and the walk's inodes are the low 32 bits.
+    if rustix::fs::fstat(&socket)?.st_ino as u32 != inode {
+        return Err(io::Errno::BADF);
+    }
     let mut name = [0u8; 32];
     let len = rustix::fs::fgetxattr(&socket, "system.sockprotoname", &mut name[..])?;
     let name = &name[..len];
@@ -275,6 +281,50 @@ mod tests {
             buffer[16 + i * 8] = *state;
         }
         (buffer, 16 + copied * 8)
+    }
+
+    #[test]
+    fn a_held_socket_is_asked_through_a_duplicate_of_the_same_inode() {
+        use std::os::unix::fs::MetadataExt;
+        let socket = rustix::net::socket(
+            rustix::net::AddressFamily::INET6,
+            rustix::net::SocketType::STREAM,
+            None,
+        )
+        .expect("socket");
+        let inode = std::fs::File::from(socket.try_clone().expect("dup"))
+            .metadata()
+            .expect("fstat")
+            .ino() as u32;
+        let me = pidfd(std::process::id()).expect("pidfd of this process");
+        let fd = socket.as_raw_fd() as u32;
+        match held_socket(&me, fd, inode).expect("asked") {
+            Held::Tcp(held) => {
+                assert_eq!((held.family, held.state), (Family::Inet6, 7), "TCP_CLOSE");
+                let own = std::fs::metadata("/proc/thread-self/ns/net").expect("netns");
+                assert_eq!(held.netns_inode, own.ino());
+            }
+            other => panic!("{other:?}"),
+        }
+        // The number now names another socket (closed and reused): not the one asked about.
+        assert_eq!(
+            held_socket(&me, fd, inode.wrapping_add(1)).err(),
+            Some(io::Errno::BADF)
+        );
+        let unix = rustix::net::socket(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            None,
+        )
+        .expect("socket");
+        let unix_inode = std::fs::File::from(unix.try_clone().expect("dup"))
+            .metadata()
+            .expect("fstat")
+            .ino() as u32;
+        assert!(matches!(
+            held_socket(&me, unix.as_raw_fd() as u32, unix_inode),
+            Ok(Held::Other)
+        ));
     }
 
     #[test]
