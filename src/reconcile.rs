@@ -236,7 +236,7 @@ pub enum Finding {
     /// Held TCP sockets placed by their holder's namespace, not their own.
     PlacedByHolder { count: u64 },
     /// Held TCP sockets no dump returned that were no longer in TCP_CLOSE when asked: they
-    /// changed (connected, listening) between the dump and the question.
+    /// changed (connected, listening, closed) between the question and their namespace's dump.
     ChangedSinceDump { count: u64 },
     /// Held TCP sockets found by the walk and closed before they could be asked anything.
     ClosedDuringWalk { count: u64 },

@@ -66,6 +66,45 @@ use census::{BoundInactive, NamespaceCensus};
 use diag::{DiagError, DiagSocket, DumpStats, Request};
 use owners::ProcScan;
 
+/// Whether an error is ours running out of descriptors (`EMFILE`, `ENFILE`): never a fact
+/// about a process or a namespace, so the collection stops with it instead of reporting a
+/// socket unplaced or a namespace not entered.
+fn out_of_descriptors(error: &anyhow::Error) -> bool {
+    let errno = |e: &(dyn std::error::Error + 'static)| {
+        e.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .or_else(|| e.downcast_ref::<Errno>().map(|e| e.raw_os_error()))
+            .or_else(|| e.downcast_ref::<DiagError>().and_then(DiagError::errno))
+    };
+    error
+        .chain()
+        .any(|e| matches!(errno(e), Some(libc::EMFILE | libc::ENFILE)))
+}
+
+/// Raises the soft limit on open descriptors to the hard one, as far as allowed: the
+/// censuses and the questions to held sockets hold a few descriptors per thread and one per
+/// namespace known only through a socket, which a soft limit of 1024 can fall short of on a
+/// large node. What is still short is an error ([`descriptors_exhausted`]), never a guess.
+fn raise_descriptor_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        // Refused (a sandbox), the soft limit stays: nothing else depends on it.
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        );
+    }
+}
+
+/// The error a collection stops with when it runs out of descriptors while doing `what`.
+fn descriptors_exhausted(what: &str, error: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("out of file descriptors ({error}) while {what}: raise the limit (ulimit -n)")
+}
+
 /// Threads that take namespace censuses or ask held sockets at once, at most.
 const MAX_WORKERS: usize = 4;
 
@@ -250,6 +289,7 @@ impl Collector {
     /// A collector for the namespace `netns` (a `/run/netns` name's path or a namespace file)
     /// or, without one, the caller's.
     pub fn open(proc_root: &Path, netns: Option<&Path>) -> Result<Collector> {
+        raise_descriptor_limit();
         let (target_file, target) = match netns {
             Some(path) => {
                 let file = netns::open(path)?;
@@ -411,7 +451,7 @@ impl Collector {
         }
         // Counting where no walk is needed asks every held socket first (see [`Walk`]).
         let early = match walk {
-            Walk::WhereNeeded => Some(place_held(&scan, &namespaces)),
+            Walk::WhereNeeded => Some(place_held(&scan, &namespaces)?),
             Walk::Every => None,
         };
         let to_walk = early.as_ref().map(|placed| namespaces_to_walk(&scan, placed));
@@ -433,13 +473,18 @@ impl Collector {
             to_walk.as_deref(),
             &thread_counters,
             self.support,
-        );
+        )?;
         let mut placed = match early {
             Some(placed) => placed,
-            None => place_held(&scan, &namespaces),
+            None => place_held(&scan, &namespaces)?,
         };
         for (inode, file) in placed.revealed.drain(..) {
             let census = census_in(&file, inode, &thread_counters, &mut self.support);
+            if let Err(e) = &census
+                && out_of_descriptors(e)
+            {
+                return Err(descriptors_exhausted("entering the namespaces", format!("{e:#}")));
+            }
             namespaces.push(Namespace {
                 netns: inode,
                 name: NamespaceName::SocketOnly,
@@ -478,7 +523,7 @@ fn take_censuses(
     to_walk: Option<&[u64]>,
     counters: &Path,
     support: BoundInactive,
-) {
+) -> Result<()> {
     let work: Vec<(&mut Namespace, &NamespaceFile)> = namespaces
         .iter_mut()
         .zip(files)
@@ -486,26 +531,35 @@ fn take_censuses(
         .filter_map(|(ns, file)| Some((ns, file.as_ref()?)))
         .collect();
     let work = std::sync::Mutex::new(work);
+    let exhausted = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..workers() {
             scope.spawn(|| {
                 while let Some((ns, file)) = work.lock().map_or(None, |mut work| work.pop()) {
                     let walked = to_walk.is_none_or(|walk| walk.binary_search(&ns.netns).is_ok());
                     let mut support = support;
-                    ns.census = file
-                        .open()
-                        .and_then(|file| {
-                            if walked {
-                                census_in(&file, ns.netns, counters, &mut support)
-                            } else {
-                                netns::within(Some(&file), || census::count(ns.netns, counters, 0))
-                            }
-                        })
-                        .map_err(|e| format!("{e:#}"));
+                    let census = file.open().and_then(|file| {
+                        if walked {
+                            census_in(&file, ns.netns, counters, &mut support)
+                        } else {
+                            netns::within(Some(&file), || census::count(ns.netns, counters, 0))
+                        }
+                    });
+                    if let Err(e) = &census
+                        && out_of_descriptors(e)
+                        && let Ok(mut first) = exhausted.lock()
+                    {
+                        first.get_or_insert_with(|| format!("{e:#}"));
+                    }
+                    ns.census = census.map_err(|e| format!("{e:#}"));
                 }
             });
         }
     });
+    match exhausted.into_inner().ok().flatten() {
+        Some(e) => Err(descriptors_exhausted("entering the namespaces", e)),
+        None => Ok(()),
+    }
 }
 
 /// Keeps of the held sockets asked only those that bear on a term: not those a dump
@@ -639,12 +693,17 @@ struct Placed {
     revealed: Vec<(u64, std::os::fd::OwnedFd)>,
     /// Held MPTCP sockets that could not be asked for their subflows.
     unasked: u64,
+    /// The namespaces of the holders of sockets closed before they could be asked: what
+    /// they held there is not known.
+    vanished_in: Vec<u64>,
+    /// Asking stopped: this process ran out of descriptors.
+    exhausted: Option<Errno>,
 }
 
 /// Places every held TCP socket that no census so far returned, and the TCP_CLOSE subflows
 /// of every such MPTCP socket: each is asked its protocol, state and namespace (see [`sys`]),
 /// by as many threads as censuses run, each holding one pidfd per process it asks.
-fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Placed {
+fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Result<Placed> {
     let dumped = |inode: u32| {
         namespaces
             .iter()
@@ -671,16 +730,20 @@ fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Placed {
     });
     let mut placed = Placed::default();
     for part in parts {
+        if let Some(e) = part.exhausted {
+            return Err(descriptors_exhausted("asking the held sockets", e));
+        }
         placed.held.extend(part.held);
         placed.closed += part.closed;
         placed.unasked += part.unasked;
+        placed.vanished_in.extend(part.vanished_in);
         for (inode, fd) in part.revealed {
             if !placed.revealed.iter().any(|(seen, _)| *seen == inode) {
                 placed.revealed.push((inode, fd));
             }
         }
     }
-    placed
+    Ok(placed)
 }
 
 /// [`place_held`] for one share of the sockets, each given with its holders, sorted by first
@@ -710,11 +773,18 @@ fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]], known: &[u64]) -
                     break;
                 }
                 Err(Errno::BADF | Errno::SRCH | Errno::NOENT) => {}
+                Err(e @ (Errno::MFILE | Errno::NFILE)) => {
+                    placed.exhausted = Some(e);
+                    return placed;
+                }
                 Err(_) => {
                     gone = false;
                     by_holder = by_holder.or(process.netns);
                 }
             }
+        }
+        if answer.is_none() && gone {
+            placed.vanished_in.extend(scan.process(&holders[0]).netns);
         }
         let (family, mptcp, netns_inode, netns, states) = match answer {
             Some(sys::Held::Other) => continue,
@@ -779,8 +849,9 @@ fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]], known: &[u64]) -
 
 /// The namespaces a [`Walk::WhereNeeded`] collection must walk, from what asking the held
 /// sockets found: those holding a held socket in TCP_CLOSE (bound-inactive or unbound: only a
-/// dump tells which), and those of the holders of a socket that could not be asked and of the
-/// processes that could not be inspected, as far as their namespace is known. What is not
+/// dump tells which), and those of the holders of a socket that could not be asked or was
+/// closed before it could be, and of the processes that could not be inspected, as far as
+/// their namespace is known. What is not
 /// known (an unplaced socket, a denied process whose namespace is hidden too) stays with the
 /// findings that say so: its sockets are in unexplained, walked or not.
 fn namespaces_to_walk(scan: &ProcScan, placed: &Placed) -> Vec<u64> {
@@ -793,6 +864,7 @@ fn namespaces_to_walk(scan: &ProcScan, placed: &Placed) -> Vec<u64> {
             Placement::Unknown => None,
         })
         .chain(scan.denied.iter().filter_map(|(_, netns)| *netns))
+        .chain(placed.vanished_in.iter().copied())
         .collect();
     walk.sort_unstable();
     walk.dedup();

@@ -25,7 +25,7 @@ pub fn note(finding: &Finding) -> String {
             "{count} other network namespace(s) could not be entered: their TCP sockets are in unexplained, but for those held by a process we could inspect"
         ),
         Finding::Counted { count } => format!(
-            "{count} other namespace(s) hold no socket in TCP_CLOSE that a process holds: their rows are their own counters (inuse, tw), their TCP sockets were not dumped; a bound-inactive socket that no process holds there is in unexplained"
+            "{count} other namespace(s) were counted from their own counters (inuse, tw), not dumped: no socket their processes held was in TCP_CLOSE when asked; a bound-inactive socket that no process holds there is in unexplained"
         ),
         Finding::Unplaced { count } => format!(
             "{count} undumped TCP socket(s) held by processes could not be placed in a namespace: they are in unexplained"
@@ -34,7 +34,7 @@ pub fn note(finding: &Finding) -> String {
             "the namespace of {count} socket(s) was taken from the process holding them (pidfd_getfd not permitted), not from the socket itself"
         ),
         Finding::ChangedSinceDump { count } => format!(
-            "{count} held TCP socket(s) that no dump returned had left TCP_CLOSE when asked (connected or listening since the dump): counted in no term"
+            "{count} held TCP socket(s) out of TCP_CLOSE when asked were in no dump: they changed state between the question and their namespace's dump (connected, listening or closed in between): counted in no term"
         ),
         Finding::ClosedDuringWalk { count } => format!(
             "{count} TCP socket(s) seen in the fd walk were closed before they could be asked anything: they came and went during the collection"

@@ -78,6 +78,17 @@ impl fmt::Display for DiagError {
 
 impl std::error::Error for DiagError {}
 
+impl DiagError {
+    /// The system error behind it, if any (its `Display` already says it, so it is no
+    /// `source`).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            DiagError::Kernel { error, .. } | DiagError::Io { error, .. } => error.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
 /// What a successful dump observed besides its rows.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DumpStats {
