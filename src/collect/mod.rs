@@ -171,6 +171,10 @@ pub enum NamespaceName {
     },
     /// The lowest pid in it that is not a kernel thread (or, failing that, the lowest pid).
     Process { pid: u32, comm: SysText },
+    /// The namespace read, when no file names it and no process in it could be inspected
+    /// (sockdiag leaves itself out of the walk; run as an ordinary user, the others may be
+    /// closed to it).
+    Target,
     /// No process is in it and no file names it: only a socket created there was found.
     SocketOnly,
 }
@@ -424,7 +428,7 @@ impl Collector {
         let target = self.target_census()?;
         let mut namespaces = vec![Namespace {
             netns: self.target,
-            name: NamespaceName::SocketOnly,
+            name: NamespaceName::Target,
             census: Ok(target),
         }];
         let mut files: Vec<Option<NamespaceFile>> = vec![None];
@@ -602,7 +606,7 @@ fn census_in(
 }
 
 /// How telling a name is; lower wins: the name an operator gave, the container, Docker's
-/// sandbox, the initial namespace, a unit, a process.
+/// sandbox, the initial namespace, a unit, a process, the namespace read.
 fn rank(name: &NamespaceName) -> u8 {
     match name {
         NamespaceName::Named(_) => 0,
@@ -611,7 +615,8 @@ fn rank(name: &NamespaceName) -> u8 {
         NamespaceName::Initial => 3,
         NamespaceName::Owned { container: false, .. } => 4,
         NamespaceName::Process { .. } => 5,
-        NamespaceName::SocketOnly => 6,
+        NamespaceName::Target => 6,
+        NamespaceName::SocketOnly => 7,
     }
 }
 

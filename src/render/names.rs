@@ -35,6 +35,7 @@ fn namespace_with<'a>(name: &'a NamespaceName, text: impl Fn(&'a [u8]) -> Cow<'a
             format!("{} (pid {pid} {})", text(label.as_bytes()), text(comm.as_bytes()))
         }
         NamespaceName::Process { pid, comm } => format!("pid {pid} ({})", text(comm.as_bytes())),
+        NamespaceName::Target => "(the namespace read; no process in it inspected)".to_owned(),
         NamespaceName::SocketOnly => "(no process in it; found through a socket)".to_owned(),
     }
 }
