@@ -24,7 +24,7 @@
 //! one in another state changed between the dump and the question and is counted apart; one
 //! whose descriptor is gone was closed during the collection.
 //!
-//! `summary` ([`Walk::WhereNeeded`]) asks before the other namespaces' censuses instead: every
+//! `summary` and `watch` ([`Walk::WhereNeeded`]) ask before the other namespaces' censuses: every
 //! held socket the target's dumps did not return, so that only the namespaces holding one in
 //! TCP_CLOSE are dumped and the others counted (see [`census`]). A socket asked then and found
 //! hashed in a counted namespace is in that namespace's `inuse`; in a dumped one, the dump
