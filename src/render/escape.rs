@@ -90,28 +90,7 @@ pub fn for_json(bytes: &[u8]) -> Cow<'_, str> {
 /// The inverse of [`for_json`], for a consumer of the JSON who wants the original bytes:
 /// `None` for a backslash not followed by `\` or `xNN` (lower-case hex).
 pub fn from_json(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        match bytes.get(i + 1)? {
-            b'\\' => {
-                out.push(b'\\');
-                i += 2;
-            }
-            b'x' => {
-                out.push(hex_pair(bytes.get(i + 2..i + 4)?)?);
-                i += 4;
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
+    unescape(text, false)
 }
 
 /// `text` as a label value of the Prometheus text exposition format 0.0.4: `\`, `"` and line
@@ -215,8 +194,14 @@ fn push_label(out: &mut String, text: &str) {
 /// The inverse of [`for_terminal`]: the bytes a shown name stands for (the form is
 /// unambiguous); `None` for text that is not in that form.
 pub fn from_terminal(text: &str) -> Option<Vec<u8>> {
+    unescape(text, true)
+}
+
+/// The one decoder of both forms: `\\` and `\xNN` in each, and with `terminal` also
+/// `\n`, `\t`, `\r` and `\u{…}`, which only [`for_terminal`] writes.
+fn unescape(text: &str, terminal: bool) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] != b'\\' {
@@ -224,17 +209,17 @@ pub fn from_terminal(text: &str) -> Option<Vec<u8>> {
             i += 1;
             continue;
         }
-        match bytes.get(i + 1)? {
-            b'\\' => out.push(b'\\'),
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
+        let simple = match bytes.get(i + 1)? {
+            b'\\' => b'\\',
+            b'n' if terminal => b'\n',
+            b't' if terminal => b'\t',
+            b'r' if terminal => b'\r',
             b'x' => {
                 out.push(hex_pair(bytes.get(i + 2..i + 4)?)?);
                 i += 4;
                 continue;
             }
-            b'u' if bytes.get(i + 2) == Some(&b'{') => {
+            b'u' if terminal && bytes.get(i + 2) == Some(&b'{') => {
                 let rest = text.get(i + 3..)?;
                 let end = rest.find('}')?;
                 let c = char::from_u32(u32::from_str_radix(&rest[..end], 16).ok()?)?;
@@ -243,7 +228,8 @@ pub fn from_terminal(text: &str) -> Option<Vec<u8>> {
                 continue;
             }
             _ => return None,
-        }
+        };
+        out.push(simple);
         i += 2;
     }
     Some(out)
