@@ -99,11 +99,6 @@ impl NamespaceCensus {
             self.before.tcp_tw
         }
     }
-
-    /// Whether a dump returned this inode.
-    pub fn dumped(&self, inode: u32) -> bool {
-        self.inodes.binary_search(&inode).is_ok()
-    }
 }
 
 /// A row of the dump that belongs to TCP alloc: neither a timewait minisock nor a request

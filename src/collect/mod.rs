@@ -55,7 +55,6 @@ pub mod sockstat;
 pub mod sys;
 
 use std::fs::File;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -133,10 +132,11 @@ enum NamespaceFile {
 }
 
 impl NamespaceFile {
-    fn open(&self) -> Result<File> {
+    /// Runs `work` with the namespace's file, opening it first when it is a path.
+    fn with<R>(&self, work: impl FnOnce(&File) -> Result<R>) -> Result<R> {
         match self {
-            NamespaceFile::Path(path) => netns::open(path),
-            NamespaceFile::Open(file) => Ok(file.try_clone()?),
+            NamespaceFile::Path(path) => work(&netns::open(path)?),
+            NamespaceFile::Open(file) => work(file),
         }
     }
 }
@@ -466,7 +466,7 @@ impl Collector {
                     name: NamespaceName::SocketOnly,
                     census: Err(String::new()),
                 });
-                files.push(Some(NamespaceFile::Open(File::from(fd))));
+                files.push(Some(NamespaceFile::Open(fd)));
             }
             placed
         });
@@ -542,11 +542,11 @@ fn take_censuses(
                 while let Some((ns, file)) = work.lock().map_or(None, |mut work| work.pop()) {
                     let walked = to_walk.is_none_or(|walk| walk.binary_search(&ns.netns).is_ok());
                     let mut support = support;
-                    let census = file.open().and_then(|file| {
+                    let census = file.with(|file| {
                         if walked {
-                            census_in(&file, ns.netns, counters, &mut support)
+                            census_in(file, ns.netns, counters, &mut support)
                         } else {
-                            netns::within(Some(&file), || census::count(ns.netns, counters, 0))
+                            netns::within(Some(file), || census::count(ns.netns, counters, 0))
                         }
                     });
                     if let Err(e) = &census
@@ -570,36 +570,46 @@ fn take_censuses(
 /// returned, nor those asked before the counted census of their namespace and found out of
 /// TCP_CLOSE (hashed, they are in that namespace's `inuse`).
 fn drop_counted_or_dumped(held: &mut Vec<HeldTcp>, namespaces: &[Namespace]) {
-    let census_of = |netns: u64| {
-        namespaces
-            .iter()
-            .find(|ns| ns.netns == netns)
-            .and_then(|ns| ns.census.as_ref().ok())
-    };
+    let dumped = dumped_inodes(namespaces);
+    let mut counted: Vec<u64> = namespaces
+        .iter()
+        .filter(|ns| ns.census.as_ref().is_ok_and(|c| !c.walked))
+        .map(|ns| ns.netns)
+        .collect();
+    counted.sort_unstable();
     held.retain(|h| {
         let hashed_in_counted = match h.placement {
             Placement::Socket { netns, state } => {
-                state != State::CLOSE && census_of(netns).is_some_and(|c| !c.walked)
+                state != State::CLOSE && counted.binary_search(&netns).is_ok()
             }
             _ => false,
         };
-        let dumped = namespaces
-            .iter()
-            .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(h.inode)));
-        !dumped && !hashed_in_counted
+        dumped.binary_search(&h.inode).is_err() && !hashed_in_counted
     });
+}
+
+/// The inodes every census so far returned, sorted: a socket inode names one socket on the
+/// host (sockfs numbers them all), so one list serves every namespace.
+fn dumped_inodes(namespaces: &[Namespace]) -> Vec<u32> {
+    let mut inodes: Vec<u32> = namespaces
+        .iter()
+        .filter_map(|ns| ns.census.as_ref().ok())
+        .flat_map(|c| c.inodes.iter().copied())
+        .collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    inodes
 }
 
 /// The census of the namespace of `file`, from a thread inside it, with a sock_diag socket
 /// of its own.
 fn census_in(
-    file: &impl AsFd,
+    file: &File,
     inode: u64,
     counters: &Path,
     support: &mut BoundInactive,
 ) -> Result<NamespaceCensus> {
-    let file = File::from(file.as_fd().try_clone_to_owned()?);
-    netns::within(Some(&file), || {
+    netns::within(Some(file), || {
         let mut diag = DiagSocket::open()?;
         census::take(&mut diag, inode, counters, 1, support)
     })
@@ -695,7 +705,7 @@ struct Placed {
     /// Held TCP sockets closed before they could be asked.
     closed: u64,
     /// The namespaces only such a socket revealed, with a descriptor to enter each.
-    revealed: Vec<(u64, std::os::fd::OwnedFd)>,
+    revealed: Vec<(u64, File)>,
     /// Held MPTCP sockets that could not be asked for their subflows.
     unasked: u64,
     /// The namespaces of the holders of sockets closed before they could be asked: what
@@ -709,11 +719,8 @@ struct Placed {
 /// of every such MPTCP socket: each is asked its protocol, state and namespace (see [`sys`]),
 /// by as many threads as censuses run, each holding one pidfd per process it asks.
 fn place_held(scan: &ProcScan, namespaces: &[Namespace]) -> Result<Placed> {
-    let dumped = |inode: u32| {
-        namespaces
-            .iter()
-            .any(|ns| ns.census.as_ref().is_ok_and(|c| c.dumped(inode)))
-    };
+    let dumped = dumped_inodes(namespaces);
+    let dumped = |inode: u32| dumped.binary_search(&inode).is_ok();
     // By holder, so that each thread holds one pidfd at a time whatever the processes.
     let mut undumped: Vec<&[owners::SocketFd]> = scan
         .sockets
@@ -846,7 +853,7 @@ fn place_part(scan: &ProcScan, sockets: &[&[owners::SocketFd]], known: &[u64]) -
             });
         }
         if !known.contains(&netns_inode) && !placed.revealed.iter().any(|(seen, _)| *seen == netns_inode) {
-            placed.revealed.push((netns_inode, netns));
+            placed.revealed.push((netns_inode, File::from(netns)));
         }
     }
     placed
